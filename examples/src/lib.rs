@@ -1,1 +1,69 @@
-//! placeholder
+//! Small helpers the example programs share: reading `--host` and `--port`,
+//! and printing log records (the access log among them) to standard error.
+//!
+//! ```
+//! let (host, port) = examples::host_and_port(["--port", "8080"].map(String::from), "localhost", 2017);
+//! assert_eq!((host.as_str(), port), ("localhost", 8080));
+//! ```
+
+use std::io::Write;
+
+/// Read `--host H` and `--port P` from `args`, with defaults.
+///
+/// # Panics
+/// Never: an unreadable port falls back to the default with a warning.
+pub fn host_and_port(
+    args: impl IntoIterator<Item = String>,
+    default_host: &str,
+    default_port: u16,
+) -> (String, u16) {
+    let (mut host, mut port) = (default_host.to_owned(), default_port);
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--host" => host = args.next().unwrap_or(host),
+            "--port" => match args.next().map(|p| p.parse::<u16>()) {
+                Some(Ok(p)) => port = p,
+                _ => eprintln!("--port needs a number from 0 to 65535; using {port}"),
+            },
+            _ => {}
+        }
+    }
+    (host, port)
+}
+
+/// The value of `--name VALUE` in `args`, if given.
+pub fn flag_value(args: &[String], name: &str) -> Option<String> {
+    let at = args.iter().position(|a| a == name)?;
+    args.get(at + 1).cloned()
+}
+
+/// `host_and_port` over the process's own arguments.
+pub fn cli_host_and_port(default_host: &str, default_port: u16) -> (String, u16) {
+    host_and_port(std::env::args().skip(1), default_host, default_port)
+}
+
+/// Send `log` records at `info` and above to standard error, the way
+/// wsgiref prints its access log.
+pub fn init_logging() {
+    static LOGGER: StderrLogger = StderrLogger;
+    if log::set_logger(&LOGGER).is_ok() {
+        log::set_max_level(log::LevelFilter::Info);
+    }
+}
+
+struct StderrLogger;
+
+impl log::Log for StderrLogger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Info
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            let _ = writeln!(std::io::stderr(), "{}", record.args());
+        }
+    }
+
+    fn flush(&self) {}
+}

@@ -1,0 +1,123 @@
+//! Every setting of the server, with its default. Stage 0: read once at start.
+
+use std::time::Duration;
+
+/// How the server behaves: a plain struct with a `Default`, every field
+/// documented with its default, in the manner of waitress's `adjustments`.
+///
+/// ```
+/// use std::time::Duration;
+/// use gateway_server::ServerConfig;
+/// let config = ServerConfig {
+///     workers: 8,
+///     keep_alive_timeout: Duration::from_secs(120),
+///     ..ServerConfig::default()
+/// };
+/// assert_eq!(config.max_headers, 100);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Worker threads that run the application. Size it by how many requests
+    /// may block at once (database calls, sleeps), not by connections: idle
+    /// connections wait in the poller, not in a worker. Default: 32.
+    pub workers: usize,
+    /// Requests waiting for a free worker before new ones get
+    /// `503 Service Unavailable`. Default: 1024.
+    pub max_queued: usize,
+    /// Open connections before new ones get `503 Service Unavailable`.
+    /// Default: 15,000.
+    pub max_connections: usize,
+    /// Longest request line (method, target and version). Longer: `414`.
+    /// Default: 8 KiB.
+    pub max_request_line: usize,
+    /// Largest header section, request line included. Larger: `431`.
+    /// Default: 64 KiB.
+    pub max_header_bytes: usize,
+    /// Most header fields in one request. More: `431`. Default: 100.
+    pub max_headers: usize,
+    /// Largest request body. Larger: `413`. Default: 1 GiB.
+    pub max_body_bytes: u64,
+    /// Bodies up to this size are read completely by the poller before the
+    /// application runs, so a slow upload never holds a worker. Larger bodies
+    /// are streamed to the application as it reads. Default: 64 KiB.
+    pub buffered_body_max: usize,
+    /// Unread request body the server will read and discard after a response
+    /// to keep the connection alive; past it the connection is closed.
+    /// Default: 1 MiB.
+    pub max_drain_bytes: u64,
+    /// Time a client has to send a complete request head, from its first
+    /// byte. Past it: `408` and close. Default: 30 s.
+    pub header_timeout: Duration,
+    /// Longest wait for more request body (a small body the poller is
+    /// collecting, or a read by the application). Default: 60 s.
+    pub body_timeout: Duration,
+    /// Longest wait for a slow client to accept response bytes. Default: 60 s.
+    pub write_timeout: Duration,
+    /// How long an idle keep-alive connection is kept open. Longer than the
+    /// usual load-balancer idle timeout (60 s) so the balancer, not the
+    /// server, closes first. Default: 75 s.
+    pub keep_alive_timeout: Duration,
+    /// Whether connections are kept alive between requests. Default: true.
+    pub keep_alive: bool,
+    /// How long `shutdown()` lets in-flight requests finish. Default: 30 s.
+    pub shutdown_grace: Duration,
+    /// Whether `serve_forever()` shuts down gracefully on SIGTERM and SIGINT.
+    /// Default: true.
+    pub handle_signals: bool,
+    /// The `Server` header sent when the application sets none. Default:
+    /// `"gateway-server"`.
+    pub server_name: String,
+    /// Where the Common Log Format access log goes. Default: the `log` facade.
+    pub access_log: AccessLogTarget,
+    /// `wsgi.multiprocess`: set it when several server processes serve the
+    /// same application. Default: false.
+    pub multiprocess: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            workers: 32,
+            max_queued: 1024,
+            max_connections: 15_000,
+            max_request_line: 8 * 1024,
+            max_header_bytes: 64 * 1024,
+            max_headers: 100,
+            max_body_bytes: 1 << 30,
+            buffered_body_max: 64 * 1024,
+            max_drain_bytes: 1 << 20,
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(60),
+            keep_alive_timeout: Duration::from_secs(75),
+            keep_alive: true,
+            shutdown_grace: Duration::from_secs(30),
+            handle_signals: true,
+            server_name: "gateway-server".to_owned(),
+            access_log: AccessLogTarget::Log,
+            multiprocess: false,
+        }
+    }
+}
+
+/// Where access-log lines go.
+#[derive(Clone, Default)]
+pub enum AccessLogTarget {
+    /// Nowhere.
+    Off,
+    /// To the `log` facade at `info` level, target `gateway_server::access`.
+    #[default]
+    Log,
+    /// To a writer of your choice, one line per request.
+    Writer(std::sync::Arc<std::sync::Mutex<dyn std::io::Write + Send>>),
+}
+
+impl std::fmt::Debug for AccessLogTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AccessLogTarget::Off => "Off",
+            AccessLogTarget::Log => "Log",
+            AccessLogTarget::Writer(_) => "Writer(..)",
+        })
+    }
+}

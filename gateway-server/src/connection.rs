@@ -1,0 +1,451 @@
+//! Stage 2, the connection: wsgiref's `WSGIRequestHandler.handle`, run by a
+//! worker each time the poller hands it a connection with bytes to read.
+//!
+//! A connection belongs either to the poller (idle: waiting for bytes) or to
+//! exactly one worker (busy). Ownership moves through one atomic, so a
+//! readiness event that arrives while a worker is busy is never lost: it is
+//! recorded as `NOTIFIED`, and the worker reads again before letting go.
+//! Workers never wait for a client: when a request is incomplete, the bytes
+//! so far are kept and the connection goes back to the poller.
+
+use std::io::{self, BufReader, Read};
+use std::net::Shutdown;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use gateway_spec::Input;
+
+use crate::environ_builder::{build_environ, RemoteAddr};
+use crate::error::RequestError;
+use crate::handler::Handler;
+use crate::request_body::{buffered_body, BodyEnd, BufferedBody, StreamedBody};
+use crate::request_head::{parse_head, Framing};
+use crate::response_writer::{simple_response, Exchange, ResponseWriter};
+use crate::server::{Shared, WorkerState};
+use crate::socket::Stream;
+
+/// Who owns a connection right now.
+pub(crate) mod owner {
+    /// The poller has it; nobody is reading.
+    pub(crate) const IDLE: u8 = 0;
+    /// A worker (or the poller, for a moment) is serving it.
+    pub(crate) const BUSY: u8 = 1;
+    /// Busy, and new bytes arrived meanwhile: read again before releasing.
+    pub(crate) const NOTIFIED: u8 = 2;
+    /// Closed; waiting for the poller to forget it.
+    pub(crate) const CLOSED: u8 = 3;
+}
+
+/// What an idle connection is waiting for, so the poller's timer knows what
+/// to do when the wait is too long.
+pub(crate) mod waiting {
+    /// A new request on a kept-alive connection: close silently.
+    pub(crate) const NEXT_REQUEST: u8 = 0;
+    /// The rest of a request head or small body: answer 408, then close.
+    pub(crate) const REQUEST_REST: u8 = 1;
+    /// The client to finish after the server closed its side: close.
+    pub(crate) const LINGER: u8 = 2;
+}
+
+/// One client connection, shared between the poller and the workers.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub(crate) token: usize,
+    pub(crate) stream: Arc<Stream>,
+    owner: AtomicU8,
+    waiting: AtomicU8,
+    /// Milliseconds since the server started when the current wait expires.
+    deadline: AtomicU64,
+    remote: RemoteAddr,
+    /// Only the owner locks this, so it is never contended.
+    state: Mutex<ConnState>,
+}
+
+#[derive(Debug, Default)]
+struct ConnState {
+    /// Bytes received but not yet used: the start of the next request.
+    pending: Vec<u8>,
+    /// When the first byte of the request being received arrived.
+    request_started: Option<u64>,
+    /// Whether `100 Continue` was sent for the request being received.
+    continue_sent: bool,
+}
+
+impl Conn {
+    pub(crate) fn new(token: usize, stream: Stream, remote: RemoteAddr, deadline: u64) -> Conn {
+        Conn {
+            token,
+            stream: Arc::new(stream),
+            owner: AtomicU8::new(owner::IDLE),
+            waiting: AtomicU8::new(waiting::NEXT_REQUEST),
+            deadline: AtomicU64::new(deadline),
+            remote,
+            state: Mutex::new(ConnState::default()),
+        }
+    }
+
+    /// Poller: take ownership to hand the connection to a worker. If a
+    /// worker already has it, leave a note that new bytes arrived.
+    pub(crate) fn claim(&self) -> bool {
+        let mut current = self.owner.load(Ordering::Acquire);
+        loop {
+            let next = match current {
+                owner::IDLE => owner::BUSY,
+                owner::BUSY => owner::NOTIFIED,
+                _ => return false,
+            };
+            match self.owner.compare_exchange_weak(
+                current,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return current == owner::IDLE,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Owner: give the connection back to the poller. Returns `false` when
+    /// bytes arrived meanwhile: the caller still owns it and must read.
+    fn release(&self) -> bool {
+        match self.owner.compare_exchange(
+            owner::BUSY,
+            owner::IDLE,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => true,
+            Err(_) => {
+                self.owner.store(owner::BUSY, Ordering::Release);
+                false
+            }
+        }
+    }
+
+    /// The client's address, for log lines.
+    pub(crate) fn remote_addr(&self) -> &str {
+        self.remote.addr.as_deref().unwrap_or("-")
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.owner.load(Ordering::Acquire) == owner::CLOSED
+    }
+
+    pub(crate) fn is_idle(&self) -> bool {
+        self.owner.load(Ordering::Acquire) == owner::IDLE
+    }
+
+    /// What the idle connection waits for, and until when.
+    pub(crate) fn wait(&self) -> (u8, u64) {
+        (
+            self.waiting.load(Ordering::Acquire),
+            self.deadline.load(Ordering::Acquire),
+        )
+    }
+
+    fn set_wait(&self, what: u8, deadline: u64) {
+        self.waiting.store(what, Ordering::Release);
+        self.deadline.store(deadline, Ordering::Release);
+    }
+
+    /// Owner: close at once (the poller forgets it on its next turn).
+    pub(crate) fn close(&self, shared: &Shared) {
+        self.stream.shutdown(Shutdown::Both);
+        self.owner.store(owner::CLOSED, Ordering::Release);
+        shared.forget(self.token);
+    }
+
+    /// Owner: close after a final response. Shutting down only our side and
+    /// reading what the client still sends (in the poller) avoids the RST that
+    /// would make the client lose the response (RFC 9112 section 9.6).
+    pub(crate) fn close_gracefully(&self, shared: &Shared) {
+        self.stream.shutdown(Shutdown::Write);
+        self.set_wait(waiting::LINGER, shared.now_ms() + 2_000);
+        if !self.release() {
+            // The client sent more meanwhile; the poller will read it.
+            self.owner.store(owner::IDLE, Ordering::Release);
+        }
+    }
+
+    /// Poller (owning a lingering connection): read and discard; `true`
+    /// once the client has closed its side.
+    pub(crate) fn discard_input(&self) -> bool {
+        let mut sink = [0u8; 4096];
+        loop {
+            match (&*self.stream).read(&mut sink) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return true,
+            }
+        }
+    }
+
+    /// Poller: give back a connection it claimed but did not hand on.
+    pub(crate) fn unclaim(&self) {
+        if !self.release() {
+            self.owner.store(owner::IDLE, Ordering::Release);
+        }
+    }
+
+    /// Worker: serve every complete request this connection has, then give
+    /// it back (the per-connection half of wsgiref's request handler).
+    pub(crate) fn handle(&self, shared: &Shared, worker: &mut WorkerState) {
+        let mut session = Session {
+            conn: self,
+            shared,
+            state: lock(&self.state),
+        };
+        worker.buf.clear();
+        worker.buf.append(&mut session.state.pending);
+        session.serve(worker);
+    }
+}
+
+fn lock(state: &Mutex<ConnState>) -> MutexGuard<'_, ConnState> {
+    // The state is plain bytes and flags; a poisoned lock still holds valid ones.
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One worker's turn with one connection.
+struct Session<'a> {
+    conn: &'a Conn,
+    shared: &'a Shared,
+    state: MutexGuard<'a, ConnState>,
+}
+
+/// What the buffered bytes hold.
+enum Step {
+    /// One request was answered; the connection stays open.
+    Served,
+    /// More bytes are needed.
+    Incomplete,
+    /// The connection is finished with (already closed).
+    Done,
+}
+
+impl Session<'_> {
+    fn serve(&mut self, worker: &mut WorkerState) {
+        // One read per dispatch: after a response, the connection goes back
+        // to the poller unless a pipelined request is already here.
+        let mut may_read = true;
+        loop {
+            match self.serve_buffered(worker) {
+                Step::Done => return,
+                Step::Served => may_read = false,
+                Step::Incomplete if may_read => match self.read_more(worker) {
+                    Ok(Some(full)) => may_read = full,
+                    Ok(None) => return self.conn.close(self.shared),
+                    Err(()) => may_read = false,
+                },
+                Step::Incomplete => {
+                    if self.give_back(worker) {
+                        return;
+                    }
+                    may_read = true;
+                }
+            }
+        }
+    }
+
+    /// Read once into the worker's buffer. `Ok(Some(full))`: bytes arrived
+    /// (`full`: the read filled the buffer, so more may be waiting);
+    /// `Ok(None)`: the client closed; `Err(())`: nothing to read now.
+    fn read_more(&mut self, worker: &mut WorkerState) -> Result<Option<bool>, ()> {
+        const READ_SIZE: usize = 16 * 1024;
+        let buf = &mut worker.buf;
+        let start = buf.len();
+        buf.resize(start + READ_SIZE, 0);
+        let result = (&*self.conn.stream).read(&mut buf[start..]);
+        let n = *result.as_ref().unwrap_or(&0);
+        buf.truncate(start + n);
+        match result {
+            Ok(0) => Ok(None),
+            Ok(n) => {
+                if start == 0 {
+                    self.state.request_started = Some(self.shared.now_ms());
+                }
+                Ok(Some(n == READ_SIZE))
+            }
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    || e.kind() == io::ErrorKind::Interrupted =>
+            {
+                Err(())
+            }
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Keep the unused bytes and hand the connection back to the poller.
+    /// Returns `false` if bytes arrived meanwhile (the session continues).
+    fn give_back(&mut self, worker: &mut WorkerState) -> bool {
+        let shared = self.shared;
+        if worker.buf.is_empty() {
+            if shared.is_shutting_down() {
+                self.conn.close(shared);
+                return true;
+            }
+            let idle = shared.config.keep_alive_timeout.as_millis() as u64;
+            self.conn
+                .set_wait(waiting::NEXT_REQUEST, shared.now_ms() + idle);
+        } else {
+            let started = self
+                .state
+                .request_started
+                .unwrap_or_else(|| shared.now_ms());
+            let limit = shared.config.header_timeout.max(shared.config.body_timeout);
+            self.conn
+                .set_wait(waiting::REQUEST_REST, started + limit.as_millis() as u64);
+        }
+        // Keep only the leftover bytes per idle connection, not a buffer.
+        self.state.pending = worker.buf.clone();
+        if self.conn.release() {
+            return true;
+        }
+        self.state.pending.clear();
+        false
+    }
+
+    /// Answer the request at the start of the buffer, if it is complete.
+    fn serve_buffered(&mut self, worker: &mut WorkerState) -> Step {
+        if worker.buf.is_empty() {
+            return Step::Incomplete;
+        }
+        let shared = self.shared;
+        let head = match parse_head(&worker.buf, &shared.limits) {
+            Ok(Some(head)) => head,
+            Ok(None) => return Step::Incomplete,
+            Err(err) => return self.refuse(&err, worker),
+        };
+        let after_head = &worker.buf[head.len..];
+        let config = &shared.config;
+        let (input, used, streamed) = match buffered_body(
+            head.framing,
+            after_head,
+            config.buffered_body_max,
+            config.max_body_bytes,
+        ) {
+            Ok(BufferedBody::Complete { body, used }) => {
+                (Input::from_bytes(body), head.len + used, None)
+            }
+            Ok(BufferedBody::Incomplete) => {
+                if head.expect_continue && !self.state.continue_sent {
+                    // The head is accepted: invite the body (RFC 9110 10.1.1).
+                    self.state.continue_sent = true;
+                    let _ = io::Write::write_all(
+                        &mut &*self.conn.stream,
+                        b"HTTP/1.1 100 Continue\r\n\r\n",
+                    );
+                }
+                return Step::Incomplete;
+            }
+            Ok(BufferedBody::TooLargeToBuffer) => {
+                let expect = head.expect_continue && !self.state.continue_sent;
+                let body = StreamedBody::new(
+                    Arc::clone(&self.conn.stream),
+                    head.framing,
+                    after_head.to_vec(),
+                    expect,
+                    config.max_body_bytes,
+                );
+                if self.conn.stream.set_nonblocking(false).is_err()
+                    || self
+                        .conn
+                        .stream
+                        .set_read_timeout(config.body_timeout)
+                        .is_err()
+                {
+                    self.conn.close(shared);
+                    return Step::Done;
+                }
+                let reader = BufReader::new(body.clone());
+                let input = match head.framing {
+                    Framing::Length(n) => Input::with_limit(reader, n),
+                    _ => Input::new(reader),
+                };
+                (input, worker.buf.len(), Some(body))
+            }
+            Err(err) => return self.refuse(&err, worker),
+        };
+        let environ = match build_environ(&head, &shared.base, &self.conn.remote, input) {
+            Ok(environ) => environ,
+            Err(err) => return self.refuse(&err, worker),
+        };
+        let request_line = head.request_line();
+        worker.clock.tick();
+        let exchange = Exchange {
+            stream: &self.conn.stream,
+            version: head.version,
+            is_head: head.method == "HEAD",
+            keep_alive: head.keep_alive && config.keep_alive && !shared.is_shutting_down(),
+            write_timeout: config.write_timeout,
+            date: worker.clock.date(),
+            server_name: &config.server_name,
+            streamed: streamed.as_ref(),
+            max_drain: config.max_drain_bytes,
+        };
+        let writer = ResponseWriter::new(exchange, &mut worker.out);
+        let (outcome, blocking) = Handler::new(writer, &request_line).run(&*shared.app, environ);
+        shared.access_log.record(
+            &self.conn.remote,
+            worker.clock.log_time(),
+            &request_line,
+            outcome.status,
+            outcome.body_bytes,
+        );
+        let mut keep_alive = outcome.keep_alive;
+        worker.buf.drain(..used);
+        let was_streamed = streamed.is_some();
+        if let Some(body) = streamed {
+            match body.finish(config.max_drain_bytes) {
+                BodyEnd::Finished { leftover } => worker.buf = leftover,
+                BodyEnd::Unusable => keep_alive = false,
+            }
+        }
+        // Streaming a body or writing to a slow reader switched the socket to
+        // blocking mode; the poller needs it non-blocking again.
+        if (blocking || was_streamed) && self.conn.stream.set_nonblocking(true).is_err() {
+            keep_alive = false;
+        }
+        self.state.continue_sent = false;
+        self.state.request_started = (!worker.buf.is_empty()).then(|| shared.now_ms());
+        if keep_alive {
+            Step::Served
+        } else {
+            self.conn.close_gracefully(shared);
+            Step::Done
+        }
+    }
+
+    /// Answer a request the server refuses, then close: after a framing
+    /// error nothing that follows on the connection can be trusted.
+    fn refuse(&mut self, err: &RequestError, worker: &mut WorkerState) -> Step {
+        let shared = self.shared;
+        log::info!(target: "gateway_server::request", "refused request from {}: {err}", self.conn.remote.addr.as_deref().unwrap_or("-"));
+        if let Some(status) = err.status() {
+            worker.clock.tick();
+            let response =
+                simple_response(status, worker.clock.date(), &shared.config.server_name, &[]);
+            let _ = io::Write::write_all(&mut &*self.conn.stream, &response);
+            shared.access_log.record(
+                &self.conn.remote,
+                worker.clock.log_time(),
+                "-",
+                status_code(status),
+                0,
+            );
+        }
+        worker.buf.clear();
+        self.conn.close_gracefully(shared);
+        Step::Done
+    }
+}
+
+fn status_code(status: &str) -> u16 {
+    status.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0)
+}

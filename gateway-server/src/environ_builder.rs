@@ -1,0 +1,244 @@
+//! Stage 5, the environ: a parsed head becomes the `Environ` the application
+//! receives (wsgiref's `WSGIRequestHandler.get_environ`). Next stage:
+//! `handler.rs`.
+
+use std::io::{self, Write};
+
+use gateway_spec::{header_key, Environ, Errors, Input, Text};
+use percent_encoding::percent_decode_str;
+
+use crate::error::RequestError;
+use crate::request_head::RequestHead;
+
+/// The part of every environ that is the same for all requests of one
+/// server, computed once at bind time (wsgiref's `base_environ`).
+#[derive(Debug, Clone)]
+pub(crate) struct BaseEnviron {
+    pub(crate) server_name: String,
+    pub(crate) server_port: String,
+    pub(crate) multiprocess: bool,
+}
+
+/// Who sent the request, formatted once per connection.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RemoteAddr {
+    pub(crate) addr: Option<String>,
+    pub(crate) port: Option<String>,
+}
+
+/// About how many variables a typical request sets, to size the environ once.
+const TYPICAL_VARS: usize = 24;
+
+/// Build the environ for one request.
+pub(crate) fn build_environ(
+    head: &RequestHead<'_>,
+    base: &BaseEnviron,
+    remote: &RemoteAddr,
+    input: Input,
+) -> Result<Environ, RequestError> {
+    let mut environ = Environ::with_capacity(TYPICAL_VARS + head.headers.len());
+    environ.set("REQUEST_METHOD", method_text(head.method));
+    environ.set("SCRIPT_NAME", "");
+    environ.set("PATH_INFO", decode_path(head.path)?);
+    environ.set("QUERY_STRING", head.query.to_owned());
+    environ.set("REQUEST_URI", head.target.to_owned());
+    environ.set("SERVER_NAME", base.server_name.clone());
+    environ.set("SERVER_PORT", base.server_port.clone());
+    environ.set("SERVER_PROTOCOL", head.version.as_str());
+    environ.set(
+        "SERVER_SOFTWARE",
+        concat!("gateway-server/", env!("CARGO_PKG_VERSION")),
+    );
+    environ.set("GATEWAY_INTERFACE", "CGI/1.1");
+    if let Some(addr) = &remote.addr {
+        environ.set("REMOTE_ADDR", addr.clone());
+    }
+    if let Some(port) = &remote.port {
+        environ.set("REMOTE_PORT", port.clone());
+    }
+    for &(name, value) in &head.headers {
+        add_header(&mut environ, name, value);
+    }
+    if let Some(authority) = head.authority {
+        // RFC 9112 section 3.2.2: an absolute-form target's authority
+        // replaces the Host header.
+        environ.set("HTTP_HOST", authority.to_owned());
+    }
+    environ.input = input;
+    environ.errors = Errors::new(AppErrorLog);
+    environ.multithread = true;
+    environ.multiprocess = base.multiprocess;
+    Ok(environ)
+}
+
+/// PATH_INFO is the percent-decoded path; it must be UTF-8 (a Rust string).
+fn decode_path(path: &str) -> Result<Text, RequestError> {
+    if !path.contains('%') {
+        return Ok(Text::Owned(path.to_owned()));
+    }
+    percent_decode_str(path)
+        .decode_utf8()
+        .map(|decoded| Text::Owned(decoded.into_owned()))
+        .map_err(|_| RequestError::BadRequest("path does not decode to UTF-8"))
+}
+
+/// Common methods as constants: no allocation for them.
+fn method_text(method: &str) -> Text {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT",
+    ];
+    match KNOWN.iter().find(|m| **m == method) {
+        Some(known) => Text::Borrowed(known),
+        None => Text::Owned(method.to_owned()),
+    }
+}
+
+/// One request header into the environ: Content-Type and Content-Length get
+/// their CGI names, every other header `HTTP_*`, repeats joined with `,`.
+fn add_header(environ: &mut Environ, name: &str, value: &[u8]) {
+    let value = latin1(value);
+    let key = cgi_key(name);
+    if key == "CONTENT_TYPE" || key == "CONTENT_LENGTH" {
+        environ.set(key, value);
+    } else {
+        environ.append(key, &value);
+    }
+}
+
+/// The CGI name of a header; the common ones are constants.
+fn cgi_key(name: &str) -> Text {
+    const KNOWN: [(&str, &str); 14] = [
+        ("host", "HTTP_HOST"),
+        ("user-agent", "HTTP_USER_AGENT"),
+        ("accept", "HTTP_ACCEPT"),
+        ("accept-encoding", "HTTP_ACCEPT_ENCODING"),
+        ("accept-language", "HTTP_ACCEPT_LANGUAGE"),
+        ("connection", "HTTP_CONNECTION"),
+        ("content-type", "CONTENT_TYPE"),
+        ("content-length", "CONTENT_LENGTH"),
+        ("cookie", "HTTP_COOKIE"),
+        ("authorization", "HTTP_AUTHORIZATION"),
+        ("referer", "HTTP_REFERER"),
+        ("cache-control", "HTTP_CACHE_CONTROL"),
+        ("origin", "HTTP_ORIGIN"),
+        ("x-forwarded-for", "HTTP_X_FORWARDED_FOR"),
+    ];
+    match KNOWN.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        Some((_, key)) => Text::Borrowed(key),
+        None => Text::Owned(header_key(name)),
+    }
+}
+
+/// Header bytes as text: PEP 3333 decodes them as Latin-1, so every byte
+/// maps to one character and nothing is lost.
+fn latin1(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if bytes.is_ascii() => text.to_owned(),
+        _ => bytes.iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
+/// `wsgi.errors`: what the application writes there goes to the `log`
+/// facade (target `gateway_server::app`), one record per write.
+#[derive(Debug)]
+struct AppErrorLog;
+
+impl Write for AppErrorLog {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let text = text.trim_end();
+        if !text.is_empty() {
+            log::error!(target: "gateway_server::app", "{text}");
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request_head::{parse_head, HeadLimits};
+
+    const LIMITS: HeadLimits = HeadLimits {
+        max_request_line: 8192,
+        max_header_bytes: 65536,
+        max_headers: 100,
+        max_body_bytes: 1 << 30,
+    };
+
+    fn environ_of(raw: &str) -> Result<Environ, RequestError> {
+        let head = parse_head(raw.as_bytes(), &LIMITS)?.expect("complete head");
+        let base = BaseEnviron {
+            server_name: "localhost".into(),
+            server_port: "2017".into(),
+            multiprocess: false,
+        };
+        let remote = RemoteAddr {
+            addr: Some("10.1.2.3".into()),
+            port: Some("5555".into()),
+        };
+        build_environ(&head, &base, &remote, Input::empty())
+    }
+
+    #[test]
+    fn carries_the_cgi_variables() {
+        let env = environ_of(
+            "POST /caf%C3%A9/a%2Fb?q=%20x HTTP/1.1\r\nHost: example.com\r\nContent-Type: text/plain\r\n\
+             Content-Length: 0\r\nX-Many: 1\r\nx-many: 2\r\nAccept: */*\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(env.request_method(), "POST");
+        assert_eq!(env.script_name(), "");
+        assert_eq!(env.path_info(), "/caf\u{e9}/a/b");
+        assert_eq!(env.query_string(), "q=%20x");
+        assert_eq!(env.get("REQUEST_URI"), Some("/caf%C3%A9/a%2Fb?q=%20x"));
+        assert_eq!(env.content_type(), Some("text/plain"));
+        assert_eq!(env.get("CONTENT_LENGTH"), Some("0"));
+        assert_eq!(env.get("HTTP_CONTENT_TYPE"), None);
+        assert_eq!(env.get("HTTP_X_MANY"), Some("1,2"));
+        assert_eq!(env.get("HTTP_HOST"), Some("example.com"));
+        assert_eq!(env.get("SERVER_NAME"), Some("localhost"));
+        assert_eq!(env.get("SERVER_PORT"), Some("2017"));
+        assert_eq!(env.get("SERVER_PROTOCOL"), Some("HTTP/1.1"));
+        assert_eq!(env.get("REMOTE_ADDR"), Some("10.1.2.3"));
+        assert_eq!(env.get("REMOTE_PORT"), Some("5555"));
+        assert!(env.multithread);
+    }
+
+    #[test]
+    fn refuses_paths_that_are_not_utf8() {
+        assert!(matches!(
+            environ_of("GET /%FF HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Err(RequestError::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn header_bytes_are_latin1() {
+        let raw = b"GET / HTTP/1.1\r\nHost: h\r\nX-Name: caf\xe9\r\n\r\n";
+        let head = parse_head(raw, &LIMITS).unwrap().unwrap();
+        let env = build_environ(
+            &head,
+            &BaseEnviron {
+                server_name: "h".into(),
+                server_port: "80".into(),
+                multiprocess: false,
+            },
+            &RemoteAddr::default(),
+            Input::empty(),
+        )
+        .unwrap();
+        assert_eq!(env.get("HTTP_X_NAME"), Some("caf\u{e9}"));
+    }
+
+    #[test]
+    fn absolute_form_sets_the_host() {
+        let env = environ_of("GET http://other:81/x HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+        assert_eq!(env.get("HTTP_HOST"), Some("other:81"));
+        assert_eq!(env.path_info(), "/x");
+    }
+}

@@ -1,0 +1,419 @@
+//! Stage 1, the poller: one thread that owns the listening socket and every
+//! idle connection (waitress's I/O thread, hyper's event loop).
+//!
+//! It accepts, watches connections for readable bytes (each registered once,
+//! edge-triggered) and hands a connection to the worker pool only when it has
+//! bytes to read; a worker gives it back when a request is incomplete or the
+//! connection is idle. Once a second it closes connections that waited too
+//! long. Thread count is the pool plus this one, however many clients are
+//! connected. Next stage: `connection.rs`.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+
+use crate::connection::{waiting, Conn};
+use crate::environ_builder::RemoteAddr;
+use crate::http_date::Clock;
+use crate::response_writer::{simple_response, write_nonblocking};
+use crate::server::{Shared, WorkerState};
+use crate::socket::{Listener, Peer, Stream};
+use crate::worker_pool::WorkerPool;
+
+pub(crate) const WAKER: Token = Token(usize::MAX - 1);
+const LISTENER: Token = Token(usize::MAX - 2);
+const SIGNALS: Token = Token(usize::MAX - 3);
+
+/// How often timeouts are checked.
+const SWEEP_EVERY: Duration = Duration::from_millis(250);
+
+/// The event loop and everything it owns.
+pub(crate) struct Poller {
+    poll: Poll,
+    listener: Option<Listener>,
+    conns: Slab,
+    shared: Arc<Shared>,
+    closed: Receiver<usize>,
+    pool: Option<WorkerPool<Arc<Conn>>>,
+    signals: Option<Signals>,
+    clock: Clock,
+    last_overload_warning: Option<Instant>,
+}
+
+impl Poller {
+    pub(crate) fn new(
+        poll: Poll,
+        listener: Listener,
+        shared: Arc<Shared>,
+        closed: Receiver<usize>,
+    ) -> io::Result<Poller> {
+        poll.registry().register(
+            &mut SourceFd(&listener.as_raw_fd()),
+            LISTENER,
+            Interest::READABLE,
+        )?;
+        let signals = if shared.config.handle_signals {
+            Some(Signals::register(&poll)?)
+        } else {
+            None
+        };
+        let worker_shared = Arc::clone(&shared);
+        let pool = WorkerPool::start(
+            shared.config.workers,
+            shared.config.max_queued,
+            WorkerState::new,
+            move |conn: Arc<Conn>, state| {
+                conn.handle(&worker_shared, state);
+            },
+        )?;
+        Ok(Poller {
+            poll,
+            listener: Some(listener),
+            conns: Slab::default(),
+            shared,
+            closed,
+            pool: Some(pool),
+            signals,
+            clock: Clock::new(),
+            last_overload_warning: None,
+        })
+    }
+
+    /// Run until a shutdown has completed.
+    pub(crate) fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mut next_sweep = Instant::now() + SWEEP_EVERY;
+        let mut grace_deadline = None;
+        loop {
+            let timeout = next_sweep.saturating_duration_since(Instant::now());
+            if let Err(err) = self.poll.poll(&mut events, Some(timeout)) {
+                if err.kind() != io::ErrorKind::Interrupted {
+                    return Err(err);
+                }
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept_all(),
+                    WAKER => self
+                        .shared
+                        .closed_pending
+                        .store(false, std::sync::atomic::Ordering::Release),
+                    SIGNALS => self.on_signal(),
+                    Token(n) => self.on_readable(n),
+                }
+            }
+            self.forget_closed();
+            if Instant::now() >= next_sweep {
+                self.sweep();
+                next_sweep = Instant::now() + SWEEP_EVERY;
+            }
+            if self.shared.is_shutting_down() {
+                let deadline = *grace_deadline.get_or_insert_with(|| self.start_shutdown());
+                if self.conns.is_empty() || Instant::now() >= deadline {
+                    return self.finish_shutdown(deadline);
+                }
+            }
+        }
+    }
+
+    fn accept_all(&mut self) {
+        loop {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, peer)) => self.admit(stream, peer),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // Out of file descriptors, usually: the pending client
+                    // stays in the backlog until a connection closes.
+                    log::error!("accept failed: {e} (raise the open-file limit or lower ServerConfig::max_connections)");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Take in a new connection, or turn it away when the server is full.
+    fn admit(&mut self, stream: Stream, peer: Peer) {
+        if self.conns.len() >= self.shared.config.max_connections {
+            self.warn_overload("connection limit reached", "max_connections");
+            return self.turn_away(&stream);
+        }
+        if stream.set_nonblocking(true).is_err() {
+            return;
+        }
+        let remote = match peer {
+            Peer::Tcp(addr) => RemoteAddr {
+                addr: Some(addr.ip().to_string()),
+                port: Some(addr.port().to_string()),
+            },
+            Peer::Unix => RemoteAddr::default(),
+        };
+        let token = self.conns.vacant_key();
+        // A client that connects and says nothing gets the header timeout.
+        let deadline = self.shared.now_ms() + self.shared.config.header_timeout.as_millis() as u64;
+        let conn = Arc::new(Conn::new(token, stream, remote, deadline));
+        // Registered once, edge-triggered: no epoll_ctl per request.
+        let registered = self.poll.registry().register(
+            &mut SourceFd(&conn.stream.as_raw_fd()),
+            Token(token),
+            Interest::READABLE,
+        );
+        if registered.is_ok() {
+            self.conns.insert(conn);
+        }
+    }
+
+    /// `503 Service Unavailable` with `Retry-After`, then close: overload
+    /// gets a fast, clear answer rather than unbounded queues.
+    fn turn_away(&mut self, stream: &Stream) {
+        self.clock.tick();
+        let response = simple_response(
+            "503 Service Unavailable",
+            self.clock.date(),
+            &self.shared.config.server_name,
+            &[("Retry-After", "1")],
+        );
+        write_nonblocking(stream, &response);
+        stream.shutdown(std::net::Shutdown::Write);
+    }
+
+    fn warn_overload(&mut self, what: &str, setting: &str) {
+        let now = Instant::now();
+        if self
+            .last_overload_warning
+            .is_none_or(|last| now.duration_since(last) >= Duration::from_secs(1))
+        {
+            self.last_overload_warning = Some(now);
+            let queued = self.pool.as_ref().map_or(0, WorkerPool::queued);
+            log::warn!("overloaded ({what}; {queued} requests queued, {} connections): answering 503; raise ServerConfig::{setting} or workers if the machine has room", self.conns.len());
+        }
+    }
+
+    /// Bytes arrived on a connection: hand it to a worker, unless one has it.
+    fn on_readable(&mut self, token: usize) {
+        let Some(conn) = self.conns.get(token).cloned() else {
+            return;
+        };
+        if !conn.claim() {
+            return; // a worker owns it and will read again before letting go
+        }
+        if conn.wait().0 == waiting::LINGER {
+            return self.linger(&conn);
+        }
+        self.dispatch(conn);
+    }
+
+    fn dispatch(&mut self, conn: Arc<Conn>) {
+        let Some(pool) = &self.pool else {
+            return conn.close(&self.shared);
+        };
+        if let Err(conn) = pool.try_dispatch(conn) {
+            self.warn_overload("request queue full", "max_queued");
+            self.turn_away(&conn.stream);
+            conn.close_gracefully(&self.shared);
+        }
+    }
+
+    /// A closed-for-writing connection: read what the client still sends
+    /// until it closes too.
+    fn linger(&mut self, conn: &Conn) {
+        if conn.discard_input() {
+            self.remove(conn.token);
+        } else {
+            conn.unclaim();
+        }
+    }
+
+    /// Close connections whose wait ran out.
+    fn sweep(&mut self) {
+        let now = self.shared.now_ms();
+        let expired: Vec<Arc<Conn>> = self
+            .conns
+            .iter()
+            .filter(|conn| conn.is_idle() && now >= conn.wait().1)
+            .cloned()
+            .collect();
+        for conn in expired {
+            if !conn.claim() {
+                continue;
+            }
+            if conn.wait().0 == waiting::REQUEST_REST {
+                self.clock.tick();
+                let response = simple_response(
+                    "408 Request Timeout",
+                    self.clock.date(),
+                    &self.shared.config.server_name,
+                    &[],
+                );
+                write_nonblocking(&conn.stream, &response);
+                log::info!(target: "gateway_server::request", "request from {} not complete in time: 408", conn.remote_addr());
+            }
+            self.remove(conn.token);
+        }
+    }
+
+    fn forget_closed(&mut self) {
+        while let Ok(token) = self.closed.try_recv() {
+            if self.conns.get(token).is_some_and(|c| c.is_closed()) {
+                self.remove(token);
+            }
+        }
+    }
+
+    fn remove(&mut self, token: usize) {
+        if let Some(conn) = self.conns.remove(token) {
+            let _ = self
+                .poll
+                .registry()
+                .deregister(&mut SourceFd(&conn.stream.as_raw_fd()));
+            conn.stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn on_signal(&mut self) {
+        if let Some(signals) = &mut self.signals {
+            signals.drain();
+        }
+        log::info!("signal received: shutting down gracefully");
+        self.shared.begin_shutdown();
+    }
+
+    /// Stop accepting and wake every idle connection once, so bytes a
+    /// client already sent are still answered; returns the grace deadline.
+    fn start_shutdown(&mut self) -> Instant {
+        if let Some(listener) = self.listener.take() {
+            let _ = self
+                .poll
+                .registry()
+                .deregister(&mut SourceFd(&listener.as_raw_fd()));
+        }
+        let idle: Vec<Arc<Conn>> = self.conns.iter().filter(|c| c.is_idle()).cloned().collect();
+        for conn in idle {
+            if conn.claim() {
+                if conn.wait().0 == waiting::LINGER {
+                    self.remove(conn.token);
+                } else {
+                    self.dispatch(conn);
+                }
+            }
+        }
+        Instant::now() + self.shared.config.shutdown_grace
+    }
+
+    fn finish_shutdown(&mut self, deadline: Instant) -> io::Result<()> {
+        for token in self.conns.tokens() {
+            self.remove(token);
+        }
+        if let Some(pool) = self.pool.take() {
+            let stuck = pool.stop(deadline.max(Instant::now() + Duration::from_millis(100)));
+            if stuck > 0 {
+                log::warn!(
+                    "{stuck} workers still busy after the shutdown grace period; leaving them"
+                );
+            }
+        }
+        if let Some(signals) = self.signals.take() {
+            signals.unregister();
+        }
+        log::info!("server stopped");
+        Ok(())
+    }
+}
+
+/// The connections, indexed by token; freed slots are reused.
+#[derive(Default)]
+struct Slab {
+    slots: Vec<Option<Arc<Conn>>>,
+    free: Vec<usize>,
+    len: usize,
+}
+
+impl Slab {
+    fn vacant_key(&self) -> usize {
+        self.free.last().copied().unwrap_or(self.slots.len())
+    }
+
+    fn insert(&mut self, conn: Arc<Conn>) {
+        let key = conn.token;
+        if self.free.last() == Some(&key) {
+            self.free.pop();
+            self.slots[key] = Some(conn);
+        } else {
+            self.slots.push(Some(conn));
+        }
+        self.len += 1;
+    }
+
+    fn get(&self, key: usize) -> Option<&Arc<Conn>> {
+        self.slots.get(key)?.as_ref()
+    }
+
+    fn remove(&mut self, key: usize) -> Option<Arc<Conn>> {
+        let conn = self.slots.get_mut(key)?.take()?;
+        self.free.push(key);
+        self.len -= 1;
+        Some(conn)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Arc<Conn>> {
+        self.slots.iter().flatten()
+    }
+
+    fn tokens(&self) -> Vec<usize> {
+        self.iter().map(|c| c.token).collect()
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// SIGTERM and SIGINT, delivered to the poller through a socket pair.
+struct Signals {
+    reader: UnixStream,
+    ids: Vec<signal_hook::SigId>,
+}
+
+impl Signals {
+    fn register(poll: &Poll) -> io::Result<Signals> {
+        let (reader, writer) = UnixStream::pair()?;
+        reader.set_nonblocking(true)?;
+        let mut ids = Vec::new();
+        for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            ids.push(signal_hook::low_level::pipe::register(
+                signal,
+                writer.try_clone()?,
+            )?);
+        }
+        poll.registry().register(
+            &mut SourceFd(&reader.as_raw_fd()),
+            SIGNALS,
+            Interest::READABLE,
+        )?;
+        Ok(Signals { reader, ids })
+    }
+
+    fn drain(&mut self) {
+        let mut sink = [0u8; 64];
+        while matches!(io::Read::read(&mut self.reader, &mut sink), Ok(n) if n > 0) {}
+    }
+
+    fn unregister(self) {
+        for id in self.ids {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}

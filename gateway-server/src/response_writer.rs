@@ -1,0 +1,341 @@
+//! Stage 7, the response bytes: status line, headers and body framing on the
+//! wire (hyper's `encode.rs`). The handler decides *when* to send; this file
+//! decides *how*. Last stage: back to `connection.rs`.
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use gateway_spec::{Headers, HeadersExt};
+
+use crate::request_body::StreamedBody;
+use crate::request_head::Version;
+use crate::socket::Stream;
+
+/// How the response body is delimited on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutFraming {
+    /// The status forbids a body (1xx, 204, 304).
+    NoBody,
+    /// `Content-Length: n`.
+    Length(u64),
+    /// `Transfer-Encoding: chunked` (HTTP/1.1 only).
+    Chunked,
+    /// The body ends when the connection closes (HTTP/1.0, unknown length).
+    UntilClose,
+}
+
+/// What the writer needs to know about the request it answers.
+#[derive(Debug)]
+pub(crate) struct Exchange<'a> {
+    pub(crate) stream: &'a Stream,
+    pub(crate) version: Version,
+    pub(crate) is_head: bool,
+    /// Whether the connection may stay open after this response.
+    pub(crate) keep_alive: bool,
+    pub(crate) write_timeout: Duration,
+    pub(crate) date: &'a str,
+    pub(crate) server_name: &'a str,
+    /// A body being streamed from the socket, whose state decides at head
+    /// time whether the connection can be reused.
+    pub(crate) streamed: Option<&'a StreamedBody>,
+    pub(crate) max_drain: u64,
+}
+
+/// Writes one response: the head once, then body chunks in their framing.
+#[derive(Debug)]
+pub(crate) struct ResponseWriter<'a> {
+    exchange: Exchange<'a>,
+    out: &'a mut Vec<u8>,
+    framing: Option<OutFraming>,
+    status_code: u16,
+    /// Body bytes written (for Content-Length enforcement and the access log).
+    written: u64,
+    /// Set when the body ran past its Content-Length and was cut.
+    overflowed: bool,
+    /// Set when the socket failed: nothing more can be sent.
+    failed: bool,
+    /// Set when the socket was switched to blocking mode for a slow reader.
+    blocking: bool,
+}
+
+/// Why the head could not be sent.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HeadError {
+    /// The application's Content-Length is not a number.
+    #[error("the application's Content-Length header {0:?} is not a decimal number")]
+    BadContentLength(String),
+    /// The socket failed.
+    #[error("client connection failed: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl<'a> ResponseWriter<'a> {
+    pub(crate) fn new(exchange: Exchange<'a>, out: &'a mut Vec<u8>) -> ResponseWriter<'a> {
+        out.clear();
+        ResponseWriter {
+            exchange,
+            out,
+            framing: None,
+            status_code: 0,
+            written: 0,
+            overflowed: false,
+            failed: false,
+            blocking: false,
+        }
+    }
+
+    pub(crate) fn head_sent(&self) -> bool {
+        self.framing.is_some()
+    }
+
+    pub(crate) fn status_code(&self) -> u16 {
+        self.status_code
+    }
+
+    pub(crate) fn body_bytes(&self) -> u64 {
+        self.written
+    }
+
+    /// Whether the connection can carry another request after this response.
+    pub(crate) fn keep_alive(&self) -> bool {
+        self.exchange.keep_alive && !self.failed && !self.overflowed
+    }
+
+    /// Whether the socket was left in blocking mode (the caller restores it).
+    pub(crate) fn switched_to_blocking(&self) -> bool {
+        self.blocking
+    }
+
+    /// Whether the declared Content-Length has been reached: the handler
+    /// stops pulling the body then (PEP 3333 rule 39).
+    pub(crate) fn is_full(&self) -> bool {
+        self.failed || matches!(self.framing, Some(OutFraming::Length(n)) if self.written >= n)
+    }
+
+    /// Stop keeping the connection alive (an error after the head was sent).
+    pub(crate) fn force_close(&mut self) {
+        self.exchange.keep_alive = false;
+    }
+
+    /// Queue the status line and headers; they leave with the first body
+    /// bytes (or at `finish`), so head and first chunk share one write.
+    /// `known_len` is the body's length when the server knows it (a single
+    /// chunk, or an empty body).
+    pub(crate) fn send_head(
+        &mut self,
+        status: &str,
+        headers: &Headers,
+        known_len: Option<u64>,
+    ) -> Result<(), HeadError> {
+        self.status_code = status.get(..3).and_then(|c| c.parse().ok()).unwrap_or(500);
+        let framing = self.choose_framing(headers, known_len)?;
+        let body_unfinished = self
+            .exchange
+            .streamed
+            .is_some_and(|b| !b.can_keep_alive(self.exchange.max_drain));
+        if framing == OutFraming::UntilClose || body_unfinished {
+            self.exchange.keep_alive = false;
+        }
+        let out = &mut *self.out;
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(status.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        for (name, value) in headers {
+            if framing == OutFraming::NoBody && self.status_code != 304 && is_length_header(name) {
+                continue; // RFC 9110 section 8.6: never on 1xx or 204
+            }
+            push_header(out, name, value);
+        }
+        if !headers.has_header("date") {
+            push_header(out, "Date", self.exchange.date);
+        }
+        if !headers.has_header("server") {
+            push_header(out, "Server", self.exchange.server_name);
+        }
+        match framing {
+            OutFraming::Length(n) if !headers.has_header("content-length") => {
+                push_header(out, "Content-Length", itoa(n).as_str());
+            }
+            OutFraming::Chunked => push_header(out, "Transfer-Encoding", "chunked"),
+            _ => {}
+        }
+        match (self.exchange.keep_alive, self.exchange.version) {
+            (false, Version::Http11) => push_header(out, "Connection", "close"),
+            (true, Version::Http10) => push_header(out, "Connection", "keep-alive"),
+            _ => {}
+        }
+        out.extend_from_slice(b"\r\n");
+        self.framing = Some(framing);
+        Ok(())
+    }
+
+    fn choose_framing(
+        &self,
+        headers: &Headers,
+        known_len: Option<u64>,
+    ) -> Result<OutFraming, HeadError> {
+        let code = self.status_code;
+        if (100..200).contains(&code) || code == 204 || code == 304 {
+            return Ok(OutFraming::NoBody);
+        }
+        if let Some(value) = headers.get_header("content-length") {
+            let value = value.trim();
+            return match value.parse::<u64>() {
+                Ok(n) if value.bytes().all(|b| b.is_ascii_digit()) => Ok(OutFraming::Length(n)),
+                _ => Err(HeadError::BadContentLength(value.to_owned())),
+            };
+        }
+        Ok(match (known_len, self.exchange.version) {
+            (Some(n), _) => OutFraming::Length(n),
+            (None, Version::Http11) => OutFraming::Chunked,
+            (None, Version::Http10) => OutFraming::UntilClose,
+        })
+    }
+
+    /// Send one non-empty body chunk (with the head, if it is still queued).
+    pub(crate) fn write_body(&mut self, chunk: &[u8]) -> io::Result<()> {
+        let framing = self.framing.unwrap_or(OutFraming::NoBody);
+        if !self.exchange.is_head {
+            match framing {
+                OutFraming::NoBody => {}
+                OutFraming::Length(n) => {
+                    let room = usize::try_from(n - self.written.min(n)).unwrap_or(usize::MAX);
+                    if chunk.len() > room {
+                        // PEP 3333 rule 39: never send more than the app declared.
+                        log::warn!("response body longer than its Content-Length ({n}): extra bytes dropped");
+                        self.overflowed = true;
+                    }
+                    self.out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                }
+                OutFraming::Chunked => {
+                    self.out
+                        .extend_from_slice(format!("{:X}\r\n", chunk.len()).as_bytes());
+                    self.out.extend_from_slice(chunk);
+                    self.out.extend_from_slice(b"\r\n");
+                }
+                OutFraming::UntilClose => self.out.extend_from_slice(chunk),
+            }
+        }
+        self.written += chunk.len() as u64;
+        self.flush()
+    }
+
+    /// End the response: the last chunk for chunked framing, and a check
+    /// that a declared Content-Length was met.
+    pub(crate) fn finish(&mut self) -> io::Result<()> {
+        match self.framing {
+            Some(OutFraming::Chunked) if !self.exchange.is_head => {
+                self.out.extend_from_slice(b"0\r\n\r\n")
+            }
+            Some(OutFraming::Length(n)) if self.written < n && !self.exchange.is_head => {
+                // PEP 3333 rule 40: the client waits for bytes that will never
+                // come; closing is the only way to tell it.
+                log::warn!("response body ended after {} of its {n} declared bytes: closing the connection", self.written);
+                self.exchange.keep_alive = false;
+            }
+            _ => {}
+        }
+        self.flush()
+    }
+
+    /// Write out everything queued. A slow reader makes the socket switch to
+    /// blocking mode with the write timeout, rather than spinning.
+    fn flush(&mut self) -> io::Result<()> {
+        if self.failed {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "connection already failed",
+            ));
+        }
+        let result = self.write_out();
+        self.out.clear();
+        if result.is_err() {
+            self.failed = true;
+            self.exchange.keep_alive = false;
+        }
+        result
+    }
+
+    fn write_out(&mut self) -> io::Result<()> {
+        let mut at = 0;
+        while at < self.out.len() {
+            match (&*self.exchange.stream).write(&self.out[at..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => at += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !self.blocking => {
+                    self.exchange.stream.set_nonblocking(false)?;
+                    self.exchange
+                        .stream
+                        .set_write_timeout(self.exchange.write_timeout)?;
+                    self.blocking = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_length_header(name: &str) -> bool {
+    name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("transfer-encoding")
+}
+
+/// `Name: value\r\n`, the value written as Latin-1 (PEP 3333: header strings
+/// are Latin-1; `start_response` already refused anything above U+00FF).
+fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    if value.is_ascii() {
+        out.extend_from_slice(value.as_bytes());
+    } else {
+        out.extend(
+            value
+                .chars()
+                .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')),
+        );
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+fn itoa(n: u64) -> String {
+    n.to_string()
+}
+
+/// A complete response the server writes on its own (a refused request, an
+/// overloaded server), always closing the connection afterwards.
+pub(crate) fn simple_response(
+    status: &str,
+    date: &str,
+    server_name: &str,
+    extra: &[(&str, &str)],
+) -> Vec<u8> {
+    let body = format!("{status}\n");
+    let mut out = Vec::with_capacity(160 + body.len());
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    push_header(&mut out, "Date", date);
+    push_header(&mut out, "Server", server_name);
+    push_header(&mut out, "Content-Type", "text/plain; charset=utf-8");
+    push_header(&mut out, "Content-Length", &body.len().to_string());
+    for (name, value) in extra {
+        push_header(&mut out, name, value);
+    }
+    push_header(&mut out, "Connection", "close");
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body.as_bytes());
+    out
+}
+
+/// Write a whole small response to a socket in non-blocking mode, best
+/// effort: used by the poller, which must never wait on a client.
+pub(crate) fn write_nonblocking(stream: &Stream, bytes: &[u8]) {
+    let mut at = 0;
+    while at < bytes.len() {
+        match (&*stream).write(&bytes[at..]) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => at += n,
+        }
+    }
+}

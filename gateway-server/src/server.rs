@@ -1,0 +1,276 @@
+//! Stage 0, the server: wsgiref's `make_server` and `WSGIServer`. Binds the
+//! socket, computes the base environ once, starts the workers and runs the
+//! poller until shutdown. Next stage: `poller.rs`.
+
+use std::net::{TcpListener, ToSocketAddrs};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender};
+use gateway_spec::Application;
+
+use crate::access_log::AccessLog;
+use crate::config::ServerConfig;
+use crate::environ_builder::BaseEnviron;
+use crate::http_date::Clock;
+use crate::poller::Poller;
+use crate::request_head::HeadLimits;
+use crate::socket::{ListenAddr, Listener};
+
+/// Create a server for `app` on `host:port` with the default configuration:
+/// Python's `wsgiref.simple_server.make_server`.
+///
+/// Port 0 picks a free port; [`Server::local_addr`] tells which.
+///
+/// ```no_run
+/// use gateway_spec::{AppError, Body, Environ, StartResponse};
+///
+/// fn my_app(_environ: Environ, start_response: StartResponse) -> Result<Body, AppError> {
+///     start_response.call("200 OK", vec![("content-type".into(), "text/plain".into())])?;
+///     Ok(Body::from("Hello from server."))
+/// }
+///
+/// let httpd = gateway_server::make_server("localhost", 2017, my_app)?;
+/// httpd.serve_forever()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Errors
+/// When the address cannot be resolved or bound (in use, no permission).
+pub fn make_server<A: Application>(host: &str, port: u16, app: A) -> std::io::Result<Server> {
+    Server::bind((host, port), app, ServerConfig::default())
+}
+
+/// An HTTP/1.1 server bound to a socket, ready to serve one application:
+/// wsgiref's `WSGIServer`.
+#[derive(Debug)]
+pub struct Server {
+    listener: Listener,
+    shared: Arc<Shared>,
+    closed: Receiver<usize>,
+    waker_registry: mio::Poll,
+}
+
+impl Server {
+    /// Bind a TCP address (IPv4 or IPv6) with the given configuration.
+    ///
+    /// # Errors
+    /// When the address cannot be resolved or bound.
+    pub fn bind<A: Application>(
+        addr: impl ToSocketAddrs,
+        app: A,
+        config: ServerConfig,
+    ) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(addr)?;
+        Server::from_listener(listener, app, config)
+    }
+
+    /// Serve on a TCP listener that is already bound (by a parent process,
+    /// by systemd socket activation, or by a test that picked the port).
+    ///
+    /// # Errors
+    /// When the listener cannot be switched to non-blocking mode.
+    pub fn from_listener<A: Application>(
+        listener: TcpListener,
+        app: A,
+        config: ServerConfig,
+    ) -> std::io::Result<Server> {
+        Server::new(Listener::Tcp(listener), Arc::new(app), config)
+    }
+
+    /// Bind a Unix domain socket at `path` (removing a stale socket file).
+    ///
+    /// # Errors
+    /// When the path cannot be bound.
+    pub fn bind_unix<A: Application>(
+        path: impl AsRef<Path>,
+        app: A,
+        config: ServerConfig,
+    ) -> std::io::Result<Server> {
+        let path = path.as_ref();
+        if path.exists() {
+            std::fs::remove_file(path)?;
+        }
+        let listener = UnixListener::bind(path)?;
+        Server::new(
+            Listener::Unix(listener, path.to_owned()),
+            Arc::new(app),
+            config,
+        )
+    }
+
+    fn new(
+        listener: Listener,
+        app: Arc<dyn Application>,
+        config: ServerConfig,
+    ) -> std::io::Result<Server> {
+        listener.set_nonblocking()?;
+        let base = base_environ(&listener.local_addr()?, &config);
+        let poll = mio::Poll::new()?;
+        let waker = mio::Waker::new(poll.registry(), crate::poller::WAKER)?;
+        let (closed_tx, closed) = crossbeam_channel::unbounded();
+        let shared = Shared {
+            app,
+            limits: HeadLimits {
+                max_request_line: config.max_request_line,
+                max_header_bytes: config.max_header_bytes,
+                max_headers: config.max_headers,
+                max_body_bytes: config.max_body_bytes,
+            },
+            base,
+            access_log: AccessLog::new(config.access_log.clone()),
+            config,
+            epoch: Instant::now(),
+            shutting_down: AtomicBool::new(false),
+            closed: closed_tx,
+            closed_pending: AtomicBool::new(false),
+            waker,
+        };
+        Ok(Server {
+            listener,
+            shared: Arc::new(shared),
+            closed,
+            waker_registry: poll,
+        })
+    }
+
+    /// The address the server listens on (with the real port when 0 was asked).
+    ///
+    /// # Errors
+    /// When the socket cannot report its address.
+    pub fn local_addr(&self) -> std::io::Result<ListenAddr> {
+        self.listener.local_addr()
+    }
+
+    /// A handle to stop the server from another thread.
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Serve until shut down (by a [`ServerHandle`], or SIGTERM/SIGINT when
+    /// `handle_signals` is on): wsgiref's `serve_forever`.
+    ///
+    /// # Errors
+    /// When the poller or the worker threads cannot be set up.
+    pub fn serve_forever(self) -> std::io::Result<()> {
+        log::info!("serving on {}", self.listener.local_addr()?);
+        Poller::new(self.waker_registry, self.listener, self.shared, self.closed)?.run()
+    }
+}
+
+/// The server's name and port for the environ, computed once (wsgiref's
+/// `setup_environ`).
+fn base_environ(addr: &ListenAddr, config: &ServerConfig) -> BaseEnviron {
+    let (server_name, server_port) = match addr {
+        ListenAddr::Tcp(addr) => {
+            let ip = addr.ip();
+            let name = if ip.is_loopback() {
+                "localhost".to_owned()
+            } else {
+                ip.to_string()
+            };
+            (name, addr.port().to_string())
+        }
+        ListenAddr::Unix(_) => ("localhost".to_owned(), "0".to_owned()),
+    };
+    BaseEnviron {
+        server_name,
+        server_port,
+        multiprocess: config.multiprocess,
+    }
+}
+
+/// Stops a running server: stop accepting, let in-flight requests finish
+/// within `ServerConfig::shutdown_grace`, close idle connections, join the
+/// threads; `serve_forever` then returns.
+#[derive(Debug, Clone)]
+pub struct ServerHandle {
+    shared: Arc<Shared>,
+}
+
+impl ServerHandle {
+    /// Begin a graceful shutdown. Returns at once; `serve_forever` returns
+    /// when it is done.
+    pub fn shutdown(&self) {
+        self.shared.begin_shutdown();
+    }
+}
+
+/// What the poller and every worker share.
+pub(crate) struct Shared {
+    pub(crate) app: Arc<dyn Application>,
+    pub(crate) config: ServerConfig,
+    pub(crate) limits: HeadLimits,
+    pub(crate) base: BaseEnviron,
+    pub(crate) access_log: AccessLog,
+    epoch: Instant,
+    shutting_down: AtomicBool,
+    /// Connections workers closed, for the poller to forget.
+    closed: Sender<usize>,
+    /// Set while the poller has a wake-up pending, so a burst of closes costs
+    /// one wake-up, not one each.
+    pub(crate) closed_pending: AtomicBool,
+    waker: mio::Waker,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// Milliseconds since the server started: the timers' clock.
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+        self.wake_poller();
+    }
+
+    /// Tell the poller a connection was closed by a worker.
+    pub(crate) fn forget(&self, token: usize) {
+        let _ = self.closed.send(token);
+        if !self.closed_pending.swap(true, Ordering::AcqRel) {
+            self.wake_poller();
+        }
+    }
+
+    fn wake_poller(&self) {
+        if let Err(err) = self.waker.wake() {
+            log::error!("could not wake the poller: {err}");
+        }
+    }
+}
+
+/// What each worker thread keeps between requests, so a request allocates
+/// no buffers of its own.
+#[derive(Debug)]
+pub(crate) struct WorkerState {
+    pub(crate) buf: Vec<u8>,
+    pub(crate) out: Vec<u8>,
+    pub(crate) clock: Clock,
+}
+
+impl WorkerState {
+    pub(crate) fn new() -> WorkerState {
+        WorkerState {
+            buf: Vec::with_capacity(16 * 1024),
+            out: Vec::with_capacity(16 * 1024),
+            clock: Clock::new(),
+        }
+    }
+}
