@@ -10,7 +10,7 @@
 
 use std::io::{self, BufReader, Read};
 use std::net::Shutdown;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use gateway_spec::Input;
@@ -54,6 +54,10 @@ pub(crate) struct Conn {
     pub(crate) stream: Arc<Stream>,
     owner: AtomicU8,
     waiting: AtomicU8,
+    /// The client shut down its side. Set by the poller, which sees it in the
+    /// readiness event; a short read cannot tell (the FIN may have come with
+    /// the last bytes, and an edge-triggered poller reports that only once).
+    peer_closed: AtomicBool,
     /// Milliseconds since the server started when the current wait expires.
     deadline: AtomicU64,
     remote: RemoteAddr,
@@ -69,6 +73,8 @@ struct ConnState {
     request_started: Option<u64>,
     /// Whether `100 Continue` was sent for the request being received.
     continue_sent: bool,
+    /// Whether the head being received is complete and its body is not.
+    awaiting_body: bool,
 }
 
 impl Conn {
@@ -78,6 +84,7 @@ impl Conn {
             stream: Arc::new(stream),
             owner: AtomicU8::new(owner::IDLE),
             waiting: AtomicU8::new(waiting::NEXT_REQUEST),
+            peer_closed: AtomicBool::new(false),
             deadline: AtomicU64::new(deadline),
             remote,
             state: Mutex::new(ConnState::default()),
@@ -121,6 +128,11 @@ impl Conn {
                 false
             }
         }
+    }
+
+    /// Poller: the client closed its side of the connection.
+    pub(crate) fn mark_peer_closed(&self) {
+        self.peer_closed.store(true, Ordering::Release);
     }
 
     /// The client's address, for log lines.
@@ -285,22 +297,29 @@ impl Session<'_> {
     /// Returns `false` if bytes arrived meanwhile (the session continues).
     fn give_back(&mut self, worker: &mut WorkerState) -> bool {
         let shared = self.shared;
+        if self.conn.peer_closed.load(Ordering::Acquire) {
+            // Nothing more will come: an incomplete request never will be.
+            self.conn.close(shared);
+            return true;
+        }
+        let now = shared.now_ms();
         if worker.buf.is_empty() {
             if shared.is_shutting_down() {
                 self.conn.close(shared);
                 return true;
             }
             let idle = shared.config.keep_alive_timeout.as_millis() as u64;
-            self.conn
-                .set_wait(waiting::NEXT_REQUEST, shared.now_ms() + idle);
+            self.conn.set_wait(waiting::NEXT_REQUEST, now + idle);
+        } else if self.state.awaiting_body {
+            let body_wait = shared.config.body_timeout.as_millis() as u64;
+            self.conn.set_wait(waiting::REQUEST_REST, now + body_wait);
         } else {
-            let started = self
-                .state
-                .request_started
-                .unwrap_or_else(|| shared.now_ms());
-            let limit = shared.config.header_timeout.max(shared.config.body_timeout);
+            // The head has one deadline from its first byte: trickling
+            // bytes (slowloris) does not extend it.
+            let started = self.state.request_started.unwrap_or(now);
+            let head_wait = shared.config.header_timeout.as_millis() as u64;
             self.conn
-                .set_wait(waiting::REQUEST_REST, started + limit.as_millis() as u64);
+                .set_wait(waiting::REQUEST_REST, started + head_wait);
         }
         // Keep only the leftover bytes per idle connection, not a buffer.
         self.state.pending = worker.buf.clone();
@@ -317,6 +336,7 @@ impl Session<'_> {
             return Step::Incomplete;
         }
         let shared = self.shared;
+        self.state.awaiting_body = false;
         let head = match parse_head(&worker.buf, &shared.limits) {
             Ok(Some(head)) => head,
             Ok(None) => return Step::Incomplete,
@@ -334,6 +354,7 @@ impl Session<'_> {
                 (Input::from_bytes(body), head.len + used, None)
             }
             Ok(BufferedBody::Incomplete) => {
+                self.state.awaiting_body = true;
                 if head.expect_continue && !self.state.continue_sent {
                     // The head is accepted: invite the body (RFC 9110 10.1.1).
                     self.state.continue_sent = true;

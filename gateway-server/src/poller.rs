@@ -105,7 +105,7 @@ impl Poller {
                         .closed_pending
                         .store(false, std::sync::atomic::Ordering::Release),
                     SIGNALS => self.on_signal(),
-                    Token(n) => self.on_readable(n),
+                    Token(n) => self.on_readable(n, event.is_read_closed()),
                 }
             }
             self.forget_closed();
@@ -199,10 +199,13 @@ impl Poller {
     }
 
     /// Bytes arrived on a connection: hand it to a worker, unless one has it.
-    fn on_readable(&mut self, token: usize) {
+    fn on_readable(&mut self, token: usize, read_closed: bool) {
         let Some(conn) = self.conns.get(token).cloned() else {
             return;
         };
+        if read_closed {
+            conn.mark_peer_closed();
+        }
         if !conn.claim() {
             return; // a worker owns it and will read again before letting go
         }

@@ -114,33 +114,39 @@ fn leading_empty_lines(buf: &[u8]) -> usize {
 /// Find the end of the head (after its blank line), enforcing the size limits
 /// and refusing bare CR or LF as line endings.
 fn find_head_end(buf: &[u8], limits: &HeadLimits) -> Result<Option<usize>, RequestError> {
-    // waitress CVE-2019-16785 / Puma CVE-2021-41136: a lone LF (or CR) read as
-    // a line end by one parser and not another lets a request hide inside
-    // another. Only CRLF ends a line here.
-    for (i, &byte) in buf.iter().enumerate() {
+    let end = find(buf, b"\r\n\r\n").map(|at| at + 4);
+    // Only the head is checked: what follows it is body bytes, or the next request.
+    check_line_endings(&buf[..end.unwrap_or(buf.len())])?;
+    let line_len = find(buf, b"\r\n").unwrap_or(buf.len());
+    if line_len > limits.max_request_line {
+        return Err(RequestError::RequestLineTooLong);
+    }
+    match end {
+        Some(end) if end <= limits.max_header_bytes => Ok(Some(end)),
+        Some(_) => Err(RequestError::HeadersTooLarge),
+        None if buf.len() >= limits.max_header_bytes => Err(RequestError::HeadersTooLarge),
+        None => Ok(None),
+    }
+}
+
+/// waitress CVE-2019-16785 / Puma CVE-2021-41136: a lone LF (or CR) read as
+/// a line end by one parser and not another lets a request hide inside
+/// another. Only CRLF ends a line here.
+fn check_line_endings(head: &[u8]) -> Result<(), RequestError> {
+    for (i, &byte) in head.iter().enumerate() {
         match byte {
-            b'\n' if i == 0 || buf[i - 1] != b'\r' => {
+            b'\n' if i == 0 || head[i - 1] != b'\r' => {
                 return Err(RequestError::BadRequest(
                     "bare LF in request head: lines must end with CRLF",
                 ))
             }
-            b'\r' if i + 1 < buf.len() && buf[i + 1] != b'\n' => {
+            b'\r' if i + 1 < head.len() && head[i + 1] != b'\n' => {
                 return Err(RequestError::BadRequest("bare CR in request head"))
             }
             _ => {}
         }
     }
-    let line_end = find(buf, b"\r\n");
-    let line_len = line_end.unwrap_or(buf.len());
-    if line_len > limits.max_request_line {
-        return Err(RequestError::RequestLineTooLong);
-    }
-    match find(buf, b"\r\n\r\n") {
-        Some(at) if at + 4 <= limits.max_header_bytes => Ok(Some(at + 4)),
-        Some(_) => Err(RequestError::HeadersTooLarge),
-        None if buf.len() >= limits.max_header_bytes => Err(RequestError::HeadersTooLarge),
-        None => Ok(None),
-    }
+    Ok(())
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -467,6 +473,14 @@ mod tests {
         );
         assert!(head.keep_alive);
         assert_eq!(head.framing, Framing::Empty);
+    }
+
+    #[test]
+    fn bytes_after_the_head_are_not_checked_as_head() {
+        let head = parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.framing, Framing::Length(3));
     }
 
     #[test]

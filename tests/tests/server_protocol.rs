@@ -1,0 +1,451 @@
+//! gateway-server speaks HTTP/1.1 correctly: keep-alive, pipelining, bodies
+//! in both framings, 100-continue, HEAD, and the application's errors.
+
+use std::io::{BufReader, Write};
+use std::time::Duration;
+
+use tests::apps::kitchen_sink;
+use tests::{is_closed, read_response, TestServer};
+
+#[test]
+fn a_real_client_gets_the_seeds_response() {
+    fn my_app(
+        _e: gateway_spec::Environ,
+        sr: gateway_spec::StartResponse,
+    ) -> Result<gateway_spec::Body, gateway_spec::AppError> {
+        sr.call("200 OK", vec![("content-type".into(), "text/plain".into())])?;
+        Ok(gateway_spec::Body::from(&b"Hello from server."[..]))
+    }
+    let server = TestServer::start(my_app);
+    let response = ureq::get(&server.url("/")).call().unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.header("content-type"), Some("text/plain"));
+    assert_eq!(response.header("content-length"), Some("18"));
+    assert!(response.header("date").is_some_and(|d| d.ends_with("GMT")));
+    assert_eq!(response.header("server"), Some("gateway-server"));
+    assert_eq!(response.into_string().unwrap(), "Hello from server.");
+}
+
+#[test]
+fn keep_alive_serves_many_requests_on_one_connection() {
+    let server = TestServer::start(kitchen_sink);
+    let stream = server.connect();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    for i in 0..5 {
+        write!(writer, "GET /n{i} HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        let response = read_response(&mut reader, false).unwrap();
+        assert_eq!((response.status, response.text().as_str()), (200, "hello"));
+        assert_eq!(response.header("connection"), None);
+    }
+    writer
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let response = read_response(&mut reader, false).unwrap();
+    assert_eq!(response.header("connection"), Some("close"));
+    assert!(is_closed(&mut reader));
+}
+
+#[test]
+fn http_1_0_closes_unless_asked_to_keep_alive() {
+    let server = TestServer::start(kitchen_sink);
+    let mut reader = BufReader::new(server.connect());
+    reader
+        .get_mut()
+        .write_all(b"GET / HTTP/1.0\r\n\r\n")
+        .unwrap();
+    let response = read_response(&mut reader, false).unwrap();
+    assert_eq!(response.status, 200);
+    assert!(is_closed(&mut reader));
+
+    let mut reader = BufReader::new(server.connect());
+    reader
+        .get_mut()
+        .write_all(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .unwrap();
+    let response = read_response(&mut reader, false).unwrap();
+    assert_eq!(response.header("connection"), Some("keep-alive"));
+    reader
+        .get_mut()
+        .write_all(b"GET / HTTP/1.0\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut reader, false).unwrap().status, 200);
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let server = TestServer::start(kitchen_sink);
+    let mut reader = BufReader::new(server.connect());
+    let mut batch = Vec::new();
+    for i in 0..10 {
+        batch.extend_from_slice(
+            format!("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{i:02}").as_bytes(),
+        );
+    }
+    batch.extend_from_slice(b"GET /stream?n=2 HTTP/1.1\r\nHost: t\r\n\r\n");
+    reader.get_mut().write_all(&batch).unwrap();
+    for i in 0..10 {
+        let response = read_response(&mut reader, false).unwrap();
+        assert_eq!(response.text(), format!("{i:02}"));
+    }
+    assert_eq!(
+        read_response(&mut reader, false).unwrap().text(),
+        "chunk 0\nchunk 1\n"
+    );
+}
+
+#[test]
+fn request_bodies_in_both_framings_reach_the_app() {
+    let server = TestServer::start(kitchen_sink);
+    let response = server.exchange(
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/x\r\nContent-Length: 5\r\n\r\nhello",
+    );
+    assert_eq!((response.status, response.text().as_str()), (200, "hello"));
+    assert_eq!(response.header("content-type"), Some("text/x"));
+    let response = server.exchange(
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer-Field: x\r\n\r\n",
+    );
+    assert_eq!(response.text(), "hello world");
+    let via_ureq = ureq::post(&server.url("/echo"))
+        .send_bytes(&vec![b'x'; 300_000])
+        .unwrap();
+    assert_eq!(via_ureq.into_string().unwrap().len(), 300_000);
+}
+
+#[test]
+fn a_large_streamed_body_arrives_whole() {
+    let server = TestServer::start(kitchen_sink);
+    let body: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    let mut reader = BufReader::new(server.connect());
+    let mut request = format!(
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&body);
+    let writer = reader.get_ref().try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let mut writer = writer;
+        writer.write_all(&request).unwrap();
+        writer
+    });
+    let response = read_response(&mut reader, false).unwrap();
+    let mut writer = sender.join().unwrap();
+    assert_eq!(response.body.len(), body.len());
+    let first_difference = response.body.iter().zip(&body).position(|(a, b)| a != b);
+    assert_eq!(first_difference, None);
+    // The connection stays usable after a streamed body.
+    writer
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut reader, false).unwrap().text(), "hello");
+}
+
+#[test]
+fn a_large_chunked_body_is_streamed_and_decoded() {
+    let server = TestServer::start(kitchen_sink);
+    let mut request =
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut expected = Vec::new();
+    for i in 0..50u8 {
+        let chunk = vec![b'a' + (i % 26); 4000];
+        request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        request.extend_from_slice(&chunk);
+        request.extend_from_slice(b"\r\n");
+        expected.extend_from_slice(&chunk);
+    }
+    request.extend_from_slice(b"0\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    let mut reader = BufReader::new(server.connect());
+    let writer = reader.get_ref().try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let mut writer = writer;
+        writer.write_all(&request).unwrap();
+    });
+    assert_eq!(read_response(&mut reader, false).unwrap().body, expected);
+    assert_eq!(read_response(&mut reader, false).unwrap().text(), "hello");
+    sender.join().unwrap();
+}
+
+#[test]
+fn an_unread_body_is_drained_before_the_next_request() {
+    let server = TestServer::start(kitchen_sink);
+    let mut reader = BufReader::new(server.connect());
+    let big = vec![b'z'; 200_000];
+    let mut request = format!(
+        "POST /ignore-body HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        big.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&big);
+    request.extend_from_slice(b"POST /ignore-body HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabcGET /stream?n=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    let writer = reader.get_ref().try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let mut writer = writer;
+        writer.write_all(&request).unwrap();
+    });
+    assert_eq!(read_response(&mut reader, false).unwrap().text(), "ignored");
+    assert_eq!(read_response(&mut reader, false).unwrap().text(), "ignored");
+    assert_eq!(
+        read_response(&mut reader, false).unwrap().text(),
+        "chunk 0\n"
+    );
+    sender.join().unwrap();
+}
+
+#[test]
+fn an_unread_body_past_the_drain_bound_closes_the_connection() {
+    let config = gateway_server::ServerConfig {
+        max_drain_bytes: 1000,
+        ..tests::test_config()
+    };
+    let server = TestServer::start_with(kitchen_sink, config);
+    let mut reader = BufReader::new(server.connect());
+    reader.get_mut().write_all(b"POST /ignore-body HTTP/1.1\r\nHost: t\r\nContent-Length: 5000000\r\n\r\nonly the start").unwrap();
+    let response = read_response(&mut reader, false).unwrap();
+    assert_eq!(
+        (response.status, response.header("connection")),
+        (200, Some("close"))
+    );
+    assert!(is_closed(&mut reader));
+}
+
+#[test]
+fn expect_100_continue_comes_after_the_head_is_accepted() {
+    let server = TestServer::start(kitchen_sink);
+    let mut reader = BufReader::new(server.connect());
+    reader
+        .get_mut()
+        .write_all(
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
+        )
+        .unwrap();
+    let interim = tests::read_head(&mut reader).unwrap();
+    assert_eq!(
+        interim.status, 100,
+        "the client is invited to send the body"
+    );
+    reader.get_mut().write_all(b"body").unwrap();
+    let response = read_response(&mut reader, false).unwrap();
+    assert_eq!((response.status, response.text().as_str()), (200, "body"));
+
+    // A large body: 100 Continue is sent when the application reads.
+    let mut reader = BufReader::new(server.connect());
+    let big = vec![b'q'; 100_000];
+    write!(
+        reader.get_mut(),
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        big.len()
+    )
+    .unwrap();
+    assert_eq!(tests::read_head(&mut reader).unwrap().status, 100);
+    reader.get_mut().write_all(&big).unwrap();
+    assert_eq!(read_response(&mut reader, false).unwrap().body, big);
+}
+
+#[test]
+fn a_refused_request_gets_its_final_status_without_100() {
+    let config = gateway_server::ServerConfig {
+        max_body_bytes: 10,
+        ..tests::test_config()
+    };
+    let server = TestServer::start_with(kitchen_sink, config);
+    let mut reader = BufReader::new(server.connect());
+    reader
+        .get_mut()
+        .write_all(
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n",
+        )
+        .unwrap();
+    let response = tests::read_head(&mut reader).unwrap();
+    assert_eq!(response.status, 413);
+    let response = server.exchange(b"GET / HTTP/1.1\r\nHost: t\r\nExpect: teapot\r\n\r\n");
+    assert_eq!(response.status, 417);
+}
+
+#[test]
+fn responses_without_length_are_chunked_on_1_1_and_close_delimited_on_1_0() {
+    let server = TestServer::start(kitchen_sink);
+    let response = server.exchange(b"GET /stream?n=3 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert!(response.chunked);
+    assert_eq!(response.text(), "chunk 0\nchunk 1\nchunk 2\n");
+    let mut reader = BufReader::new(server.connect());
+    reader
+        .get_mut()
+        .write_all(b"GET /stream?n=3 HTTP/1.0\r\n\r\n")
+        .unwrap();
+    let response = read_response(&mut reader, false).unwrap();
+    assert!(!response.chunked && response.header("content-length").is_none());
+    assert_eq!(response.text(), "chunk 0\nchunk 1\nchunk 2\n");
+}
+
+#[test]
+fn head_gets_the_headers_of_get_and_no_body() {
+    let server = TestServer::start(kitchen_sink);
+    let mut reader = BufReader::new(server.connect());
+    reader.get_mut().write_all(b"GET /stream?n=2 HTTP/1.1\r\nHost: t\r\n\r\nHEAD /stream?n=2 HTTP/1.1\r\nHost: t\r\n\r\nHEAD / HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let get = read_response(&mut reader, false).unwrap();
+    let head = read_response(&mut reader, true).unwrap();
+    assert_eq!(
+        get.header("transfer-encoding"),
+        head.header("transfer-encoding")
+    );
+    assert_eq!(get.header("content-type"), head.header("content-type"));
+    let head = read_response(&mut reader, true).unwrap();
+    assert_eq!(head.header("content-length"), Some("5"));
+    // Had the HEAD responses carried a body, this would read it as garbage.
+    assert_eq!(read_response(&mut reader, false).unwrap().text(), "hello");
+}
+
+#[test]
+fn no_content_and_not_modified_carry_no_body() {
+    let server = TestServer::start(kitchen_sink);
+    let mut reader = BufReader::new(server.connect());
+    reader.get_mut().write_all(b"GET /no-content HTTP/1.1\r\nHost: t\r\n\r\nGET /not-modified HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let response = read_response(&mut reader, false).unwrap();
+    assert_eq!(
+        (response.status, response.header("content-length")),
+        (204, None)
+    );
+    let response = read_response(&mut reader, false).unwrap();
+    assert_eq!(response.status, 304);
+    assert_eq!(read_response(&mut reader, false).unwrap().text(), "hello");
+}
+
+#[test]
+fn a_panicking_app_gets_a_500_and_the_server_keeps_serving() {
+    let server = TestServer::start(kitchen_sink);
+    for _ in 0..10 {
+        let response = server.exchange(b"GET /panic HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(response.status, 500);
+        assert!(response.text().contains("server error"));
+        assert!(
+            !response.text().contains("blew up"),
+            "details stay in the log"
+        );
+    }
+    let response = server.exchange(b"GET /error HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(response.status, 500);
+    assert_eq!(
+        ureq::get(&server.url("/"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap(),
+        "hello"
+    );
+}
+
+#[test]
+fn a_panic_after_the_headers_closes_the_connection() {
+    let server = TestServer::start(kitchen_sink);
+    let mut reader = BufReader::new(server.connect());
+    reader
+        .get_mut()
+        .write_all(b"GET /panic-mid-body HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let head = tests::read_head(&mut reader).unwrap();
+    assert_eq!(head.status, 200);
+    let mut rest = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut reader, &mut rest);
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(rest.contains("first part"));
+    assert!(
+        !rest.ends_with("0\r\n\r\n"),
+        "the chunked body must stay unterminated"
+    );
+}
+
+#[test]
+fn start_response_errors_and_lazy_starts() {
+    let server = TestServer::start(kitchen_sink);
+    let response = server.exchange(b"GET /bad-header HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(response.status, 500);
+    assert!(response.header("set-cookie").is_none());
+    let response = server.exchange(b"GET /lazy HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(
+        (response.status, response.text().as_str()),
+        (200, "started late")
+    );
+    let response = server.exchange(b"GET /empty-chunks HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(response.text(), "after empties");
+}
+
+#[test]
+fn content_length_is_enforced_both_ways() {
+    let server = TestServer::start(kitchen_sink);
+    let response = server.exchange(b"GET /long HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(response.text(), "0123");
+    let mut reader = BufReader::new(server.connect());
+    reader
+        .get_mut()
+        .write_all(b"GET /short HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let head = tests::read_head(&mut reader).unwrap();
+    assert_eq!(head.header("content-length"), Some("10"));
+    let mut rest = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut reader, &mut rest);
+    assert_eq!(rest, b"four", "the server closes after the short body");
+}
+
+#[test]
+fn the_environ_follows_the_contract() {
+    let server = TestServer::start(kitchen_sink);
+    let response = server.exchange(
+        b"GET /environ?a=%20b HTTP/1.1\r\nHost: example.com\r\nX-Many: 1\r\nX-Many: 2\r\nX_Sneaky: 1\r\nUser-Agent: t\r\n\r\n",
+    );
+    let env: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+    assert_eq!(env["REQUEST_METHOD"], "GET");
+    assert_eq!(env["PATH_INFO"], "/environ");
+    assert_eq!(env["QUERY_STRING"], "a=%20b");
+    assert_eq!(env["REQUEST_URI"], "/environ?a=%20b");
+    assert_eq!(env["HTTP_X_MANY"], "1,2");
+    assert_eq!(env["HTTP_HOST"], "example.com");
+    assert!(
+        env.get("HTTP_X_SNEAKY").is_none(),
+        "headers with _ are dropped"
+    );
+    assert_eq!(env["SERVER_PROTOCOL"], "HTTP/1.1");
+    assert_eq!(env["REMOTE_ADDR"], "127.0.0.1");
+    assert_eq!(env["SERVER_PORT"], server.addr.port().to_string());
+    assert_eq!(env["wsgi.url_scheme"], "http");
+    assert_eq!(env["wsgi.multithread"], true);
+    let response = server.exchange(b"GET /caf%C3%A9 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(response.status, 200);
+    let response = server.exchange(b"GET /%C3 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(response.status, 400);
+}
+
+#[test]
+fn absolute_form_and_options_star() {
+    let server = TestServer::start(kitchen_sink);
+    let response =
+        server.exchange(b"GET http://proxy.example/environ HTTP/1.1\r\nHost: ignored\r\n\r\n");
+    let env: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+    assert_eq!(
+        (env["HTTP_HOST"].as_str(), env["PATH_INFO"].as_str()),
+        (Some("proxy.example"), Some("/environ"))
+    );
+    let response = server.exchange(b"OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(response.status, 200);
+}
+
+#[test]
+fn a_slow_app_does_not_block_other_clients() {
+    let server = TestServer::start(kitchen_sink);
+    let slow: Vec<_> = (0..3)
+        .map(|_| {
+            let url = server.url("/sleep?ms=1500");
+            std::thread::spawn(move || ureq::get(&url).call().unwrap().status())
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let started = std::time::Instant::now();
+    assert_eq!(ureq::get(&server.url("/")).call().unwrap().status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "a free worker answered while three slept"
+    );
+    for t in slow {
+        assert_eq!(t.join().unwrap(), 200);
+    }
+}
