@@ -20,7 +20,7 @@ use crate::error::RequestError;
 use crate::handler::Handler;
 use crate::request_body::{buffered_body, BodyEnd, BufferedBody, StreamedBody};
 use crate::request_head::{parse_head, Framing};
-use crate::response_writer::{simple_response, Exchange, ResponseWriter};
+use crate::response_writer::{simple_response, Destination, Dialect, Exchange, ResponseWriter};
 use crate::server::{Shared, WorkerState};
 use crate::socket::Stream;
 
@@ -400,7 +400,8 @@ impl Session<'_> {
         let request_line = head.request_line();
         worker.clock.tick();
         let exchange = Exchange {
-            stream: &self.conn.stream,
+            destination: Destination::Socket(&self.conn.stream),
+            dialect: Dialect::Http,
             version: head.version,
             is_head: head.method == "HEAD",
             keep_alive: head.keep_alive && config.keep_alive && !shared.is_shutting_down(),

@@ -34,6 +34,11 @@
 //!    `start_response`, lazy headers, error pages, closing the body.
 //! 7. `response_writer`: status line, headers and body framing on the wire.
 //!
+//! # Other gateways
+//! The same handler also serves an application as a CGI program
+//! ([`run_cgi`], wsgiref's `CGIHandler`) and in-process for tests
+//! ([`TestClient`], werkzeug's test client).
+//!
 //! # Security
 //! The parser refuses the request-smuggling shapes of the last decade's
 //! advisories (bare LF, duplicate or signed Content-Length, Transfer-Encoding
@@ -41,6 +46,7 @@
 //! There is no TLS: put a proxy that terminates TLS in front.
 
 mod access_log;
+mod cgi;
 mod config;
 mod connection;
 mod environ_builder;
@@ -53,9 +59,12 @@ mod request_head;
 mod response_writer;
 mod server;
 mod socket;
+mod test_client;
 mod worker_pool;
 
+pub use cgi::{run_cgi, run_cgi_with};
 pub use config::{AccessLogTarget, ServerConfig};
 pub use error::RequestError;
 pub use server::{make_server, Server, ServerHandle};
 pub use socket::{ListenAddr, Listener};
+pub use test_client::{TestClient, TestRequest, TestResponse};

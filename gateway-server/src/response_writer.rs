@@ -24,10 +24,39 @@ pub(crate) enum OutFraming {
     UntilClose,
 }
 
+/// Where response bytes go.
+pub(crate) enum Destination<'a> {
+    /// A client socket, non-blocking; switched to blocking (with the write
+    /// timeout) when a slow reader fills its buffer.
+    Socket(&'a Stream),
+    /// Any writer: a test client's buffer, a CGI program's standard output.
+    Writer(&'a mut dyn Write),
+}
+
+impl std::fmt::Debug for Destination<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Destination::Socket(_) => "Socket",
+            Destination::Writer(_) => "Writer",
+        })
+    }
+}
+
+/// The shape of the response head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// An HTTP/1.1 origin server: status line, Date, Server, framing headers.
+    Http,
+    /// A CGI program (RFC 3875 section 6): a `Status:` header; the web
+    /// server in front adds the status line, Date and framing.
+    Cgi,
+}
+
 /// What the writer needs to know about the request it answers.
 #[derive(Debug)]
 pub(crate) struct Exchange<'a> {
-    pub(crate) stream: &'a Stream,
+    pub(crate) destination: Destination<'a>,
+    pub(crate) dialect: Dialect,
     pub(crate) version: Version,
     pub(crate) is_head: bool,
     /// Whether the connection may stay open after this response.
@@ -136,6 +165,10 @@ impl<'a> ResponseWriter<'a> {
         if framing == OutFraming::UntilClose || body_unfinished {
             self.exchange.keep_alive = false;
         }
+        if self.exchange.dialect == Dialect::Cgi {
+            self.cgi_head(status, headers, framing);
+            return Ok(());
+        }
         let out = &mut *self.out;
         out.extend_from_slice(b"HTTP/1.1 ");
         out.extend_from_slice(status.as_bytes());
@@ -169,6 +202,23 @@ impl<'a> ResponseWriter<'a> {
         Ok(())
     }
 
+    /// RFC 3875 section 6.3.3: `Status:` carries the status; the server in
+    /// front writes the status line and frames the body.
+    fn cgi_head(&mut self, status: &str, headers: &Headers, framing: OutFraming) {
+        let out = &mut *self.out;
+        push_header(out, "Status", status);
+        for (name, value) in headers {
+            push_header(out, name, value);
+        }
+        if let OutFraming::Length(n) = framing {
+            if !headers.has_header("content-length") {
+                push_header(out, "Content-Length", itoa(n).as_str());
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+        self.framing = Some(framing);
+    }
+
     fn choose_framing(
         &self,
         headers: &Headers,
@@ -185,11 +235,13 @@ impl<'a> ResponseWriter<'a> {
                 _ => Err(HeadError::BadContentLength(value.to_owned())),
             };
         }
-        Ok(match (known_len, self.exchange.version) {
-            (Some(n), _) => OutFraming::Length(n),
-            (None, Version::Http11) => OutFraming::Chunked,
-            (None, Version::Http10) => OutFraming::UntilClose,
-        })
+        Ok(
+            match (known_len, self.exchange.version, self.exchange.dialect) {
+                (Some(n), _, _) => OutFraming::Length(n),
+                (None, Version::Http11, Dialect::Http) => OutFraming::Chunked,
+                (None, _, _) => OutFraming::UntilClose,
+            },
+        )
     }
 
     /// Send one non-empty body chunk (with the head, if it is still queued).
@@ -257,16 +309,21 @@ impl<'a> ResponseWriter<'a> {
     }
 
     fn write_out(&mut self) -> io::Result<()> {
+        let stream = match &mut self.exchange.destination {
+            Destination::Socket(stream) => *stream,
+            Destination::Writer(writer) => {
+                writer.write_all(self.out)?;
+                return writer.flush();
+            }
+        };
         let mut at = 0;
         while at < self.out.len() {
-            match (&*self.exchange.stream).write(&self.out[at..]) {
+            match (&*stream).write(&self.out[at..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => at += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && !self.blocking => {
-                    self.exchange.stream.set_nonblocking(false)?;
-                    self.exchange
-                        .stream
-                        .set_write_timeout(self.exchange.write_timeout)?;
+                    stream.set_nonblocking(false)?;
+                    stream.set_write_timeout(self.exchange.write_timeout)?;
                     self.blocking = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
