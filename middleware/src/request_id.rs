@@ -1,0 +1,214 @@
+//! `RequestId`: one identifier per request, in the environ and the response,
+//! so a log line, an error report and a client's bug report can be matched.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use gateway_spec::{header_key, AppError, Application, Body, Environ, HeadersExt, StartResponse};
+
+use crate::layer::Layer;
+
+/// The settings of [`RequestId`].
+#[derive(Debug, Clone)]
+pub struct RequestIdLayer {
+    /// The request and response header. Default: `X-Request-Id`.
+    pub header: String,
+    /// Keep a valid incoming id instead of always making a new one. Turn it
+    /// off when clients, not your own proxies, reach the server. Default: `true`.
+    pub trust_incoming: bool,
+}
+
+impl Default for RequestIdLayer {
+    fn default() -> RequestIdLayer {
+        RequestIdLayer {
+            header: "X-Request-Id".into(),
+            trust_incoming: true,
+        }
+    }
+}
+
+/// The request's id, as stored in `environ.extensions`.
+///
+/// ```
+/// # use gateway_spec::Environ;
+/// use middleware::RequestIdValue;
+/// # let environ = Environ::for_test();
+/// if let Some(id) = environ.extensions.get::<RequestIdValue>() {
+///     println!("handling request {}", id.as_str());
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestIdValue(pub String);
+
+impl RequestIdValue {
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An application whose requests all carry an id.
+///
+/// An incoming `X-Request-Id` (set by a proxy or a calling service) is kept
+/// when it looks like an identifier: 1 to 128 characters among ASCII letters,
+/// digits and `-_.:+/=`. Anything else (too long, spaces, control characters
+/// that could forge log lines) is replaced by a fresh id.
+///
+/// The application finds the id in two places: the request header variable
+/// (`HTTP_X_REQUEST_ID`, now always valid) and, typed, as
+/// [`RequestIdValue`] in `environ.extensions`. The response carries it in
+/// the same header.
+#[derive(Debug)]
+pub struct RequestId<A> {
+    inner: A,
+    layer: RequestIdLayer,
+}
+
+impl<A: Application> RequestId<A> {
+    /// Give every request to `inner` an id.
+    pub fn new(inner: A, layer: RequestIdLayer) -> RequestId<A> {
+        RequestId { inner, layer }
+    }
+
+    /// The wrapped application.
+    pub fn get_ref(&self) -> &A {
+        &self.inner
+    }
+
+    /// Unwrap, giving the application back.
+    pub fn into_inner(self) -> A {
+        self.inner
+    }
+}
+
+/// Whether an incoming id is safe to reuse (and to write into a log line).
+fn is_valid_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:+/=".contains(&b))
+}
+
+/// A fresh 128-bit id in hex. Unique, not secret: it is built from a
+/// counter and the clock, mixed by the standard library's randomly keyed
+/// hasher, so ids of two processes do not collide; never use one as a token.
+fn new_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let keys = RandomState::new();
+    let high = keys.hash_one((count, nanos, 1u8));
+    let low = keys.hash_one((count, nanos, 2u8));
+    format!("{high:016x}{low:016x}")
+}
+
+impl<A: Application> Application for RequestId<A> {
+    fn call(&self, mut environ: Environ, start_response: StartResponse) -> Result<Body, AppError> {
+        let key = header_key(&self.layer.header);
+        let incoming = environ.get(&key).filter(|id| is_valid_id(id));
+        let id = match incoming {
+            Some(id) if self.layer.trust_incoming => id.to_owned(),
+            _ => new_id(),
+        };
+        environ.set(key, id.clone());
+        environ.extensions.insert(RequestIdValue(id.clone()));
+
+        let header = self.layer.header.clone();
+        let outer = start_response;
+        let start_response = StartResponse::wrap(move |status, mut headers, exc_info| {
+            headers.set_header(&header, id.clone());
+            outer.forward(status, headers, exc_info)
+        });
+        self.inner.call(environ, start_response)
+    }
+}
+
+impl<A: Application> Layer<A> for RequestIdLayer {
+    type Wrapped = RequestId<A>;
+
+    fn layer(self, inner: A) -> RequestId<A> {
+        RequestId::new(inner, self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{get, run, Response};
+
+    /// Answers with the id it found in the environ, both ways.
+    fn echo_id(environ: Environ, sr: StartResponse) -> Result<Body, AppError> {
+        let typed = environ
+            .extensions
+            .get::<RequestIdValue>()
+            .map(|id| id.as_str().to_owned());
+        let text = format!("{:?} {:?}", typed, environ.get("HTTP_X_REQUEST_ID"));
+        sr.call("200 OK", vec![("Content-Type".into(), "text/plain".into())])?;
+        Ok(Body::from(text))
+    }
+
+    fn call_with(incoming: Option<&str>, layer: RequestIdLayer) -> (Response, String) {
+        let mut environ = get("/");
+        if let Some(id) = incoming {
+            environ.set("HTTP_X_REQUEST_ID", id.to_owned());
+        }
+        let response = run(&RequestId::new(echo_id, layer), environ);
+        let id = response
+            .header("X-Request-Id")
+            .expect("an id header")
+            .to_owned();
+        (response, id)
+    }
+
+    #[test]
+    fn a_fresh_id_is_made_and_shown_on_both_sides() {
+        let (response, id) = call_with(None, RequestIdLayer::default());
+        assert_eq!(id.len(), 32);
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(response.text(), format!("Some({id:?}) Some({id:?})"));
+    }
+
+    #[test]
+    fn ids_differ_between_requests() {
+        let ids: std::collections::HashSet<String> = (0..100)
+            .map(|_| call_with(None, RequestIdLayer::default()).1)
+            .collect();
+        assert_eq!(ids.len(), 100);
+    }
+
+    #[test]
+    fn a_valid_incoming_id_is_reused() {
+        let (response, id) = call_with(Some("req-42.abc"), RequestIdLayer::default());
+        assert_eq!(id, "req-42.abc");
+        assert!(response.text().contains("req-42.abc"));
+    }
+
+    #[test]
+    fn an_invalid_incoming_id_is_replaced() {
+        let long = "a".repeat(129);
+        for bad in ["", "has space", "line\nbreak", "quote\"", long.as_str()] {
+            let (response, id) = call_with(Some(bad), RequestIdLayer::default());
+            assert_ne!(id, bad);
+            assert_eq!(id.len(), 32);
+            assert_eq!(response.text(), format!("Some({id:?}) Some({id:?})"));
+        }
+    }
+
+    #[test]
+    fn incoming_ids_can_be_ignored_and_the_header_renamed() {
+        let layer = RequestIdLayer {
+            header: "X-Trace".into(),
+            trust_incoming: false,
+        };
+        let mut environ = get("/");
+        environ.set("HTTP_X_TRACE", "client-chosen");
+        let response = run(&RequestId::new(echo_id, layer), environ);
+        let id = response.header("X-Trace").unwrap();
+        assert_ne!(id, "client-chosen");
+        assert_eq!(id.len(), 32);
+    }
+}
