@@ -1,0 +1,109 @@
+//! `echo`: a raw application for exercising servers.
+//!
+//! Run with `cargo run --example echo` (add `-- --host H --port P`, and
+//! `--trusted-proxies N` when it runs behind N reverse proxies). Then:
+//! - `POST`/`PUT` any path: the request body back, with its Content-Type;
+//! - `GET /panic`: the application panics (the server answers 500);
+//! - `GET /stream?n=N`: N chunks `chunk i\n`, with no Content-Length;
+//! - `GET /sleep?ms=N`: sleeps N ms, then answers `slept`;
+//! - any other `GET`: the environ's CGI variables as a JSON object, plus
+//!   `url_scheme`.
+
+use std::time::Duration;
+
+use gateway_server::make_server;
+use gateway_spec::{AppError, Application, Body, Environ, StartResponse};
+use middleware::{ApplicationExt, ProxyFixLayer};
+
+/// The CGI variables the JSON answer carries (plus every `HTTP_*`).
+const CGI_KEYS: [&str; 11] = [
+    "REQUEST_METHOD",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "CONTENT_TYPE",
+    "CONTENT_LENGTH",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SERVER_PROTOCOL",
+    "REMOTE_ADDR",
+    "REMOTE_PORT",
+];
+
+/// The whole application: one function, dispatching on method and path.
+pub fn echo_app(mut environ: Environ, start_response: StartResponse) -> Result<Body, AppError> {
+    let method = environ.request_method().to_owned();
+    if method == "POST" || method == "PUT" {
+        let body = environ.input.read_all()?;
+        let content_type = environ
+            .content_type()
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        start_response.call("200 OK", vec![("Content-Type".into(), content_type)])?;
+        return Ok(Body::from(body));
+    }
+    match environ.path_info() {
+        "/panic" => panic!("echo was asked to panic"),
+        "/stream" => {
+            let n = query_number(&environ, "n").unwrap_or(3);
+            start_response.call("200 OK", vec![("Content-Type".into(), "text/plain".into())])?;
+            // Produced lazily, one chunk per pull: the server sends each as it comes.
+            Ok(Body::from_chunks(
+                (0..n).map(|i| format!("chunk {i}\n").into_bytes()),
+            ))
+        }
+        "/sleep" => {
+            std::thread::sleep(Duration::from_millis(
+                query_number(&environ, "ms").unwrap_or(100),
+            ));
+            start_response.call("200 OK", vec![("Content-Type".into(), "text/plain".into())])?;
+            Ok(Body::from("slept"))
+        }
+        _ => {
+            let json = serde_json::to_vec(&environ_json(&environ))?;
+            start_response.call(
+                "200 OK",
+                vec![("Content-Type".into(), "application/json".into())],
+            )?;
+            Ok(Body::from(json))
+        }
+    }
+}
+
+fn environ_json(environ: &Environ) -> serde_json::Map<String, serde_json::Value> {
+    let mut map = serde_json::Map::new();
+    for (key, value) in environ.vars() {
+        if CGI_KEYS.contains(&key) || key.starts_with("HTTP_") {
+            map.insert(key.to_owned(), value.into());
+        }
+    }
+    map.insert("url_scheme".into(), environ.url_scheme.as_str().into());
+    map
+}
+
+fn query_number(environ: &Environ, name: &str) -> Option<u64> {
+    environ.query_string().split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == name).then(|| value.parse().ok()).flatten()
+    })
+}
+
+fn main() -> std::io::Result<()> {
+    examples::init_logging();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (host, port) = examples::host_and_port(args.clone(), "localhost", 8000);
+    let proxies: usize = examples::flag_value(&args, "--trusted-proxies")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let app: Box<dyn Fn(Environ, StartResponse) -> Result<Body, AppError> + Send + Sync> =
+        Box::new(echo_app);
+    if proxies > 0 {
+        serve(&host, port, app.wrap(ProxyFixLayer::new(proxies)))
+    } else {
+        serve(&host, port, app)
+    }
+}
+
+fn serve(host: &str, port: u16, app: impl Application) -> std::io::Result<()> {
+    make_server(host, port, app)?.serve_forever()
+}

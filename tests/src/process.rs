@@ -1,0 +1,106 @@
+//! Running the example programs as real processes, as a user would.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// An example program running on a free loopback port; killed on drop.
+#[derive(Debug)]
+pub struct ExampleProcess {
+    /// The port it listens on.
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl ExampleProcess {
+    /// Start `examples/NAME` with `--host 127.0.0.1 --port P` and `extra`
+    /// arguments, and wait (bounded) until it answers.
+    pub fn start(name: &str, extra: &[&str]) -> ExampleProcess {
+        let port = free_port();
+        let child = Command::new(example_binary(name))
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("could not start example {name}: {e} (run `cargo build --examples` first)")
+            });
+        let process = ExampleProcess {
+            port,
+            child: Some(child),
+        };
+        process.wait_until_listening();
+        process
+    }
+
+    /// `http://127.0.0.1:PORT{path}`
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Send SIGTERM and wait (bounded) for the process to exit; returns
+    /// whether it exited successfully and how long it took.
+    pub fn terminate(mut self) -> (bool, Duration) {
+        let started = Instant::now();
+        let Some(mut child) = self.child.take() else {
+            return (false, Duration::ZERO);
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        while started.elapsed() < Duration::from_secs(20) {
+            if let Ok(Some(status)) = child.try_wait() {
+                return (status.success(), started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        (false, started.elapsed())
+    }
+
+    fn wait_until_listening(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("example did not start listening on port {}", self.port);
+    }
+}
+
+impl Drop for ExampleProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local address").port()
+}
+
+/// The path of a built example: `cargo test` builds examples next to the
+/// test binaries (`target/<profile>/examples/`).
+pub fn example_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    profile_dir.join("examples").join(name)
+}
