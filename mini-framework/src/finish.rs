@@ -1,0 +1,105 @@
+//! Step two: turn a [`Response`] into what the gateway wants, a status line
+//! and headers for `start_response` and a [`Body`] (bottle's `_cast`).
+
+use gateway_spec::{AppError, Body, Headers, HeadersExt, StartResponse};
+
+use crate::app::App;
+use crate::error::HttpError;
+use crate::request::Request;
+use crate::response::{Content, Response};
+use crate::status;
+
+impl App {
+    /// Send `response` through `start_response` and return its body.
+    ///
+    /// - A response that cannot be sent as it is (an invalid status code, an
+    ///   unsendable cookie) becomes a 500, with the reason in `wsgi.errors`.
+    /// - Server errors (5xx from an [`HttpError`]) are logged with their cause.
+    /// - A body held in memory gets its `Content-Length`; a streamed body is
+    ///   passed on untouched, so it is never built in memory.
+    /// - 1xx, 204 and 304 responses carry no body.
+    /// - For HEAD the body is dropped (which closes it, PEP 3333's `close()`)
+    ///   and the headers, including `Content-Length`, are kept.
+    /// - If `start_response` refuses the headers (a value with CR or LF, a
+    ///   hop-by-hop header), the handler's body is closed and a 500 page
+    ///   replaces it, through `exc_info` as PEP 3333 prescribes.
+    ///
+    /// # Errors
+    /// Only what `start_response` returns when even the 500 page is refused.
+    pub fn finish(
+        &self,
+        request: &mut Request,
+        mut response: Response,
+        start_response: StartResponse,
+    ) -> Result<Body, AppError> {
+        if let Some(defect) = response.take_defect() {
+            response = internal_error(request, &defect);
+        }
+        if !status::is_valid(response.status()) {
+            let problem = format!("status {} is not between 100 and 599", response.status());
+            response = internal_error(request, &problem);
+        }
+        log_server_error(request, &response);
+        let head_only = request.method() == "HEAD";
+        let (status_line, headers, body) = into_head_and_body(response, head_only);
+        match start_response.call(&status_line, headers) {
+            Ok(()) => Ok(body),
+            Err(refused) => {
+                drop(body); // close the handler's body: it will never be sent
+                let problem = format!("start_response refused the response: {refused}");
+                let page = internal_error(request, &problem);
+                let (status_line, headers, body) = into_head_and_body(page, head_only);
+                start_response.call_with_error(&status_line, headers, refused)?;
+                Ok(body)
+            }
+        }
+    }
+}
+
+/// A 500 page for a problem that is the app's fault; the problem is logged.
+fn internal_error(request: &mut Request, problem: &str) -> Response {
+    request.log(problem);
+    Response::from(HttpError::new(500, problem))
+}
+
+/// Log a 5xx error's message and chain of causes to `wsgi.errors`.
+fn log_server_error(request: &mut Request, response: &Response) {
+    let Some(error) = response.error().filter(|e| e.status() >= 500) else {
+        return;
+    };
+    let mut line = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        line.push_str(&format!(": caused by: {inner}"));
+        cause = inner.source();
+    }
+    request.log(&line);
+}
+
+/// The status line, the headers with `Content-Length` where it is known, and
+/// the body to hand to the server.
+fn into_head_and_body(response: Response, head_only: bool) -> (String, Headers, Body) {
+    let (code, mut headers, content) = response.into_parts();
+    let status_line = status::status_line(code);
+    if status::forbids_body(code) {
+        return (status_line, headers, Body::empty());
+    }
+    let body = match content {
+        Content::Empty => {
+            if !headers.has_header("Content-Length") {
+                headers.set_header("Content-Length", "0");
+            }
+            Body::empty()
+        }
+        Content::Bytes(bytes) => {
+            headers.set_header("Content-Length", bytes.len().to_string());
+            Body::once(bytes)
+        }
+        Content::Stream(body) => body,
+    };
+    if head_only {
+        drop(body); // HEAD: the GET handler's body is closed, never sent
+        return (status_line, headers, Body::empty());
+    }
+    (status_line, headers, body)
+}
