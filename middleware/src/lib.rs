@@ -54,9 +54,23 @@
 //! first to see a request and the last to see the response.
 //!
 //! ```text
-//!             request ─────────────────────────────────────────────▶
-//!  server ─▶ ProxyFix ─▶ RequestId ─▶ AccessLog ─▶ CatchPanic ─▶ BodyLimit ─▶ Cors ─▶ BasicAuth ─▶ Mount ─▶ app
-//!             ◀──────────────────────────────────────────── response
+//!   server
+//!     │ request                                  ▲ response
+//!     ▼                                          │
+//!   ProxyFix        client address, scheme, host from trusted proxies
+//!   RequestId       X-Request-Id in, X-Request-Id out
+//!   AccessLog       one line when the body closes
+//!   CatchPanic      panics and errors become a 500 page
+//!   BodyLimit       413 before an oversized body is read
+//!   Cors            preflights answered here
+//!   BasicAuth       401, or REMOTE_USER set
+//!   Compression     gzip on the way out
+//!   ConditionalGet  304 on the way out
+//!   StaticFiles     /static/... served from a directory
+//!   Mount           /api/... to another application
+//!     │                                          ▲
+//!     ▼                                          │
+//!   app
 //! ```
 //!
 //! written as
@@ -66,8 +80,12 @@
 //! # use middleware::*;
 //! # fn app(_e: Environ, sr: StartResponse) -> Result<Body, AppError> { sr.call("200 OK", vec![])?; Ok(Body::empty()) }
 //! # fn api(_e: Environ, sr: StartResponse) -> Result<Body, AppError> { sr.call("200 OK", vec![])?; Ok(Body::empty()) }
+//! # let public = std::env::temp_dir();
 //! let stack = app
 //!     .wrap(MountLayer::new().at("/api", api))
+//!     .wrap(StaticFilesLayer::new(public)?.with_prefix("/static"))
+//!     .wrap(ConditionalGetLayer)
+//!     .wrap(CompressionLayer::default())
 //!     .wrap(BasicAuthLayer::with_credentials("staff", [("alice", "s3cret")]))
 //!     .wrap(CorsLayer::allow_origins(["https://app.example.com"]))
 //!     .wrap(BodyLimitLayer::new(1024 * 1024))
@@ -76,6 +94,7 @@
 //!     .wrap(RequestIdLayer::default())
 //!     .wrap(ProxyFixLayer::new(1));
 //! # gateway_spec::assert_application(&stack);
+//! # Ok::<(), StaticFilesError>(())
 //! ```
 //!
 //! Why this order:
@@ -86,6 +105,10 @@
 //! - `AccessLog` outside `CatchPanic`, so it logs the 500 pages too.
 //! - `BodyLimit` and `Cors` before authentication: an oversized upload is
 //!   refused unread, and a browser's preflight carries no credentials.
+//! - `Compression` outside `ConditionalGet`: a 304 has no body to compress,
+//!   and the weakened `ETag` of a compressed response still matches.
+//! - `StaticFiles` and `Mount` innermost: they decide which application
+//!   answers, after every check has passed.
 //! - The [`Validator`] goes right next to the server to check the server's
 //!   environ and the whole stack's response, or right around one
 //!   application to check that application alone.
@@ -103,6 +126,9 @@
 //! | [`ProxyFix`] | `proxy_fix.rs` | client address, scheme, host and prefix from trusted proxies |
 //! | [`Mount`] | `mount.rs` | applications under path prefixes |
 //! | [`BodyLimit`] | `body_limit.rs` | 413 for request bodies over a limit |
+//! | [`StaticFiles`] | `static_files.rs` | a directory, with ETag, 304, Range; never outside its root |
+//! | [`Compression`] | `compression.rs` | gzip/deflate, streaming, `Vary: Accept-Encoding` |
+//! | [`ConditionalGet`] | `conditional_get.rs` | 304 for unchanged responses |
 
 mod access_log;
 mod authorization;
@@ -110,12 +136,15 @@ mod basic_auth;
 mod bearer_auth;
 mod body_limit;
 mod catch_panic;
+mod compression;
+mod conditional_get;
 mod cors;
 mod layer;
 mod mount;
 mod proxy_fix;
 mod request_id;
 mod short_response;
+mod static_files;
 #[cfg(test)]
 mod testing;
 mod validator;
@@ -126,11 +155,14 @@ pub use basic_auth::{BasicAuth, BasicAuthLayer, BasicVerifier};
 pub use bearer_auth::{BearerAuth, BearerAuthLayer, BearerVerifier};
 pub use body_limit::{BodyLimit, BodyLimitLayer, BodyTooLarge};
 pub use catch_panic::{CatchPanic, CatchPanicLayer, Panicked};
+pub use compression::{Compression, CompressionLayer};
+pub use conditional_get::{ConditionalGet, ConditionalGetLayer};
 pub use cors::{AllowedOrigins, Cors, CorsLayer};
 pub use layer::{ApplicationExt, Layer};
 pub use mount::{Mount, MountLayer};
 pub use proxy_fix::{ProxyFix, ProxyFixLayer, ProxyFixOriginal};
 pub use request_id::{RequestId, RequestIdLayer, RequestIdValue};
+pub use static_files::{StaticFiles, StaticFilesError, StaticFilesLayer};
 pub use validator::{
     validator, OnViolation, Rule, Side, Validator, ValidatorLayer, Violation, Violations,
 };
