@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=()
 need() { command -v "$1" >/dev/null 2>&1 || packages+=("$2"); }
-# (each later test that needs a real program adds a line here)
+need lighttpd lighttpd          # a real CGI host for the gateway matrix (tests/tests/gateway_matrix.rs)
 
 if [ ${#packages[@]} -gt 0 ]; then
   echo "installing: ${packages[*]}"

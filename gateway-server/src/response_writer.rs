@@ -237,6 +237,9 @@ impl<'a> ResponseWriter<'a> {
         }
         Ok(
             match (known_len, self.exchange.version, self.exchange.dialect) {
+                // A HEAD answer's empty body says nothing about the length a GET
+                // would have: send no Content-Length rather than a wrong one.
+                (Some(0), _, _) if self.exchange.is_head => OutFraming::NoBody,
                 (Some(n), _, _) => OutFraming::Length(n),
                 (None, Version::Http11, Dialect::Http) => OutFraming::Chunked,
                 (None, _, _) => OutFraming::UntilClose,

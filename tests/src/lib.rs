@@ -16,6 +16,7 @@
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 pub mod apps;
+pub mod cgi_host;
 pub mod process;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -75,6 +76,13 @@ impl TestServer {
         let mut stream = self.connect();
         stream.write_all(request).unwrap();
         read_response(&mut BufReader::new(stream), false).expect("a response")
+    }
+
+    /// Send a HEAD `request` on a new connection and read the response head.
+    pub fn exchange_head(&self, request: &[u8]) -> RawResponse {
+        let mut stream = self.connect();
+        stream.write_all(request).unwrap();
+        read_response(&mut BufReader::new(stream), true).expect("a response")
     }
 
     /// Shut down and wait (bounded) for `serve_forever` to return.

@@ -294,6 +294,10 @@ fn head_gets_the_headers_of_get_and_no_body() {
     assert_eq!(head.header("content-length"), Some("5"));
     // Had the HEAD responses carried a body, this would read it as garbage.
     assert_eq!(read_response(&mut reader, false).unwrap().text(), "hello");
+    // An app that answers HEAD with an empty body does not get a false
+    // Content-Length: 0.
+    let head = server.exchange_head(b"HEAD /head-aware HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!((head.status, head.header("content-length")), (200, None));
 }
 
 #[test]
