@@ -106,6 +106,10 @@ impl Call {
         self
     }
 
+    pub(crate) fn from_environ(environ: Environ) -> Call {
+        Call { environ }
+    }
+
     pub(crate) fn environ(self) -> Environ {
         self.environ
     }
