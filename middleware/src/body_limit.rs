@@ -1,11 +1,13 @@
 //! `BodyLimit`: `413 Content Too Large` for request bodies over a limit,
 //! before the application spends memory on them.
 
+use std::cell::Cell;
 use std::io::{self, BufRead, Read};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use gateway_spec::{AppError, Application, Body, Environ, Input, StartResponse};
+use gateway_spec::{AppError, Application, Body, Chunk, Environ, Headers, Input, StartResponse};
 
 use crate::layer::Layer;
 use crate::short_response::text_response;
@@ -40,9 +42,10 @@ pub struct BodyTooLarge {
 /// - A request whose `CONTENT_LENGTH` is over the limit is answered at once;
 ///   the application never runs and the body is never read.
 /// - A request of unknown length (a chunked upload) gets a `wsgi.input` that
-///   fails with [`BodyTooLarge`] when a read would go past the limit. If the
-///   application then fails with that error (passing it on with `?`), before
-///   anything was sent, the layer answers 413 in its place.
+///   fails with [`BodyTooLarge`] when a read would go past the limit. Then,
+///   whether the application fails with that error or answers anyway (a
+///   framework may turn a failed read into its own 400), its response is
+///   replaced by the 413, as long as nothing was sent yet.
 #[derive(Debug)]
 pub struct BodyLimit<A> {
     inner: A,
@@ -133,6 +136,24 @@ fn is_too_large(error: &AppError) -> bool {
     false
 }
 
+/// The 413 page: its headers and text.
+fn page_413(limit: u64) -> (Headers, String) {
+    let text = format!("{STATUS}: the request body is over {limit} bytes\n");
+    let headers = vec![
+        ("Content-Type".into(), "text/plain; charset=utf-8".into()),
+        ("Content-Length".into(), text.len().to_string()),
+    ];
+    (headers, text)
+}
+
+fn page_body(text: String, head: bool) -> Body {
+    if head {
+        Body::empty()
+    } else {
+        Body::from(text)
+    }
+}
+
 /// Turn a failure caused by the limit into a 413, if nothing was sent yet.
 fn answer_413(
     start_response: &StartResponse,
@@ -140,17 +161,9 @@ fn answer_413(
     limit: u64,
     head: bool,
 ) -> Result<Body, AppError> {
-    let text = format!("{STATUS}: the request body is over {limit} bytes\n");
-    let headers = vec![
-        ("Content-Type".into(), "text/plain; charset=utf-8".into()),
-        ("Content-Length".into(), text.len().to_string()),
-    ];
+    let (headers, text) = page_413(limit);
     start_response.call_with_error(STATUS, headers, error)?;
-    Ok(if head {
-        Body::empty()
-    } else {
-        Body::from(text)
-    })
+    Ok(page_body(text, head))
 }
 
 impl<A: Application> Application for BodyLimit<A> {
@@ -175,6 +188,21 @@ impl<A: Application> Application for BodyLimit<A> {
         });
         let head = method == "HEAD";
         let handle = start_response.clone();
+        let replaced = Rc::new(Cell::new(false));
+        let start_response = {
+            let (tripped, replaced) = (Arc::clone(&tripped), Rc::clone(&replaced));
+            StartResponse::wrap(move |status, headers, exc_info| {
+                if !tripped.load(Ordering::SeqCst) {
+                    return handle.forward(status, headers, exc_info);
+                }
+                // A read past the limit failed, and the application answered
+                // anyway (a framework turns the error into its own 400):
+                // whatever it made of a cut-off body, the answer is 413.
+                replaced.set(true);
+                handle.forward(STATUS, page_413(limit).0, exc_info)
+            })
+        };
+        let handle = start_response.clone();
         let body = match self.inner.call(environ, start_response) {
             Ok(body) => body,
             Err(error) if tripped.load(Ordering::SeqCst) || is_too_large(&error) => {
@@ -182,24 +210,63 @@ impl<A: Application> Application for BodyLimit<A> {
             }
             Err(error) => return Err(error),
         };
+        let mut watched = LimitedBody {
+            inner: Some(body),
+            page: None,
+            replaced,
+            tripped,
+            start_response: handle,
+            limit,
+            head,
+        };
+        Ok(Body::from_fn(move || watched.next()))
+    }
+}
+
+/// The application's body, switched to the 413 page when the limit was hit.
+struct LimitedBody {
+    inner: Option<Body>,
+    /// The 413 page, once the response was replaced.
+    page: Option<Body>,
+    /// The application's `start_response` was turned into the 413's.
+    replaced: Rc<Cell<bool>>,
+    tripped: Arc<AtomicBool>,
+    start_response: StartResponse,
+    limit: u64,
+    head: bool,
+}
+
+impl LimitedBody {
+    fn next(&mut self) -> Option<Chunk> {
+        if let Some(page) = self.page.as_mut() {
+            return page.next();
+        }
+        if self.replaced.get() {
+            return self.show_page();
+        }
         // The application may read its input lazily, from its body.
-        let mut inner = Some(body);
-        let mut replacement: Option<Body> = None;
-        Ok(Body::from_fn(move || {
-            if let Some(page) = replacement.as_mut() {
-                return page.next();
-            }
-            match inner.as_mut()?.next() {
-                Some(Err(error)) if tripped.load(Ordering::SeqCst) || is_too_large(&error) => {
-                    inner = None;
-                    match answer_413(&handle, error, limit, head) {
-                        Ok(page) => replacement.insert(page).next().or(Some(Ok(Vec::new()))),
-                        Err(error) => Some(Err(error)),
-                    }
+        let step = self.inner.as_mut()?.next();
+        if self.replaced.get() {
+            return self.show_page();
+        }
+        match step {
+            Some(Err(error)) if self.tripped.load(Ordering::SeqCst) || is_too_large(&error) => {
+                self.inner = None;
+                match answer_413(&self.start_response, error, self.limit, self.head) {
+                    Ok(page) => self.page.insert(page).next().or(Some(Ok(Vec::new()))),
+                    Err(error) => Some(Err(error)),
                 }
-                step => step,
             }
-        }))
+            step => step,
+        }
+    }
+
+    /// Close the application's body and yield the 413 page instead.
+    fn show_page(&mut self) -> Option<Chunk> {
+        self.inner = None;
+        let page = page_body(page_413(self.limit).1, self.head);
+        // At least one value for the step the server asked for (rule 45).
+        self.page.insert(page).next().or(Some(Ok(Vec::new())))
     }
 }
 
@@ -265,7 +332,9 @@ mod tests {
 
     #[test]
     fn a_read_past_the_limit_fails_with_body_too_large() {
-        let app = |mut environ: Environ, sr: StartResponse| -> Result<Body, AppError> {
+        let seen = Arc::new(std::sync::Mutex::new(String::new()));
+        let report = Arc::clone(&seen);
+        let app = move |mut environ: Environ, sr: StartResponse| -> Result<Body, AppError> {
             let mut buf = [0u8; 4];
             let mut total = 0;
             let outcome = loop {
@@ -278,12 +347,43 @@ mod tests {
                     }
                 }
             };
+            *report.lock().unwrap() = format!("{total} {outcome}");
             sr.call("200 OK", vec![("Content-Type".into(), "text/plain".into())])?;
-            Ok(Body::from(format!("{total} {outcome}")))
+            Ok(Body::from("everything is fine"))
         };
         let limited = BodyLimit::new(app, BodyLimitLayer::new(6));
         let response = run(&limited, post(b"0123456789", false));
-        assert_eq!(response.text(), "6 Some(BodyTooLarge { limit: 6 })");
+        assert_eq!(*seen.lock().unwrap(), "6 Some(BodyTooLarge { limit: 6 })");
+        assert_eq!(
+            response.code(),
+            Some(413),
+            "the answer built on a cut-off body is replaced"
+        );
+        assert!(!response.text().contains("fine"));
+    }
+
+    #[test]
+    fn an_app_that_answers_after_the_failed_read_still_gets_413() {
+        let forgiving = |mut environ: Environ, sr: StartResponse| -> Result<Body, AppError> {
+            let outcome = environ.input.read_all();
+            sr.call(
+                "400 Bad Request",
+                vec![("Content-Type".into(), "text/plain".into())],
+            )?;
+            Ok(Body::from(format!("could not read: {}", outcome.is_err())))
+        };
+        let limited = BodyLimit::new(forgiving, BodyLimitLayer::new(4));
+        let response = run(&limited, post(b"abcdefgh", false));
+        assert_eq!(response.code(), Some(413));
+        assert!(
+            response.text().contains("over 4 bytes"),
+            "{}",
+            response.text()
+        );
+        assert_eq!(
+            response.header("Content-Type"),
+            Some("text/plain; charset=utf-8")
+        );
     }
 
     #[test]
