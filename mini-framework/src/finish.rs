@@ -70,7 +70,11 @@ fn log_server_error(request: &mut Request, response: &Response) {
     let mut line = error.to_string();
     let mut cause = std::error::Error::source(error);
     while let Some(inner) = cause {
-        line.push_str(&format!(": caused by: {inner}"));
+        // HttpError::internal repeats its cause as its message: say it once.
+        let text = inner.to_string();
+        if !line.ends_with(&text) {
+            line.push_str(&format!(": caused by: {text}"));
+        }
         cause = inner.source();
     }
     request.log(&line);

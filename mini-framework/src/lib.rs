@@ -40,6 +40,8 @@
 //! | `<u:uuid>` | `8-4-4-4-12` hex digits | any `FromStr` UUID type |
 //! | `<p:path>` | the rest of the path, `/` included | `req.param::<String>("p")` |
 //!
+//! PATH_INFO arrives percent-decoded (PEP 3333), so `%2F` in a URL is a `/`
+//! by the time patterns see it: use `<p:path>` where values may hold one.
 //! A parameter may have literal text around it (`/<name>.json`). The most
 //! specific route wins whatever the order of registration (static text, then
 //! `int`, `uuid`, `float`, `string`, `path`). A malformed pattern, or one

@@ -49,6 +49,10 @@ pub struct SessionConfig {
     /// The signing key; keep it secret and at least 16 bytes (32 random
     /// bytes is a good choice). No default: [`SessionConfig::new`] takes it.
     pub secret: Vec<u8>,
+    /// Older secrets still accepted when verifying, so a key can be rotated
+    /// without logging everyone out (Flask's `SECRET_KEY_FALLBACKS`); new
+    /// cookies are always signed with `secret`. Default: none.
+    pub fallback_secrets: Vec<Vec<u8>>,
     /// The cookie's name. Default: `"session"`.
     pub cookie_name: String,
     /// How long a session lives after it was last changed; older cookies
@@ -71,6 +75,7 @@ impl SessionConfig {
     pub fn new(secret: impl Into<Vec<u8>>) -> SessionConfig {
         SessionConfig {
             secret: secret.into(),
+            fallback_secrets: Vec::new(),
             cookie_name: "session".to_owned(),
             max_age: Duration::from_secs(31 * 24 * 3600),
             path: "/".to_owned(),
@@ -95,14 +100,20 @@ impl SessionConfig {
         cookie
     }
 
-    fn mac(&self, payload: &str) -> Hmac<Sha256> {
-        // new_from_slice accepts keys of any length for HMAC.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret)
+    /// The MAC of `payload` under `key`; it covers the cookie's name too, so
+    /// a value signed for one cookie is not valid in another.
+    fn mac(&self, key: &[u8], payload: &str) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
             .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
         mac.update(self.cookie_name.as_bytes());
         mac.update(b"\0");
         mac.update(payload.as_bytes());
         mac
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &[u8]> {
+        std::iter::once(self.secret.as_slice())
+            .chain(self.fallback_secrets.iter().map(Vec::as_slice))
     }
 }
 
@@ -111,6 +122,7 @@ impl fmt::Debug for SessionConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionConfig")
             .field("secret", &"<redacted>")
+            .field("fallback_secrets", &self.fallback_secrets.len())
             .field("cookie_name", &self.cookie_name)
             .field("max_age", &self.max_age)
             .field("path", &self.path)
@@ -268,7 +280,7 @@ pub(crate) fn sign(config: &SessionConfig, values: &BTreeMap<String, Value>, now
     // A BTreeMap of JSON values always serializes.
     let json = serde_json::to_vec(&payload).unwrap_or_default();
     let encoded = URL_SAFE_NO_PAD.encode(json);
-    let tag = URL_SAFE_NO_PAD.encode(config.mac(&encoded).finalize().into_bytes());
+    let tag = URL_SAFE_NO_PAD.encode(config.mac(&config.secret, &encoded).finalize().into_bytes());
     format!("{encoded}.{tag}")
 }
 
@@ -278,7 +290,9 @@ fn verify(config: &SessionConfig, cookie: &str, now: u64) -> Option<BTreeMap<Str
     let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
     // verify_slice compares in constant time, so the MAC cannot be guessed
     // byte by byte from response timings.
-    config.mac(encoded).verify_slice(&tag).ok()?;
+    config
+        .keys()
+        .find(|key| config.mac(key, encoded).verify_slice(&tag).is_ok())?;
     let json = URL_SAFE_NO_PAD.decode(encoded).ok()?;
     let payload: Payload = serde_json::from_slice(&json).ok()?;
     (payload.exp > now).then_some(payload.data)
@@ -342,6 +356,20 @@ mod tests {
             ..config()
         };
         assert!(Session::load(&other_name, Some(&cookie), NOW).is_empty());
+    }
+
+    #[test]
+    fn rotated_keys_still_verify_through_fallbacks() {
+        let old = config();
+        let cookie = sign(&old, &values(), NOW);
+        let rotated = SessionConfig {
+            fallback_secrets: vec![old.secret.clone()],
+            ..SessionConfig::new(*b"the new secret, also long enough")
+        };
+        let session = Session::load(&rotated, Some(&cookie), NOW);
+        assert_eq!(session.get::<String>("user").as_deref(), Some("ada"));
+        let resigned = sign(&rotated, &values(), NOW);
+        assert!(Session::load(&old, Some(&resigned), NOW).is_empty());
     }
 
     #[test]
