@@ -119,6 +119,31 @@ fn error_handlers_keep_the_errors_headers() {
 }
 
 #[test]
+fn a_custom_500_page_still_logs_the_cause() {
+    let mut app = App::new();
+    app.get("/db", |_req: &Request| -> Result<&'static str, HttpError> {
+        Err(HttpError::internal("connection refused by db:5432"))
+    });
+    app.error_handler(500, |_req: &Request, _err: &HttpError| "sorry, try again");
+    let reply = get("/db").send(&app);
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (500, "sorry, try again")
+    );
+    assert!(
+        reply.log.contains("connection refused by db:5432"),
+        "{}",
+        reply.log
+    );
+    assert_eq!(
+        reply.log.matches("connection refused").count(),
+        1,
+        "{}",
+        reply.log
+    );
+}
+
+#[test]
 fn a_response_built_with_an_error_status_is_not_an_error() {
     let reply = get("/own-404").send(&erroring_app());
     assert_eq!(

@@ -334,3 +334,27 @@ fn a_body_read_twice_is_the_same_body() {
         .send(&app);
     assert_eq!(reply.text(), "[1]|[1]");
 }
+
+#[test]
+fn a_large_upload_can_be_streamed_from_wsgi_input() {
+    use std::io::Read;
+    let mut app = App::new();
+    app.post("/upload", |req: &Request| -> Result<String, HttpError> {
+        let mut input = req.input();
+        let (mut total, mut reads, mut block) = (0, 0, [0u8; 4096]);
+        loop {
+            let n = input.read(&mut block).map_err(HttpError::internal)?;
+            if n == 0 {
+                break;
+            }
+            total += n;
+            reads += 1;
+        }
+        Ok(format!("{total} bytes in {reads} reads"))
+    });
+    let body = vec![7u8; 5 * 1024 * 1024]; // over the 2 MiB buffered limit
+    let reply = request("POST", "/upload")
+        .body("application/octet-stream", body)
+        .send(&app);
+    assert_eq!(reply.text(), "5242880 bytes in 1280 reads");
+}
