@@ -35,7 +35,11 @@
 //! settings are a plain `FooLayer` value with documented defaults, which
 //! also implements [`Layer`], so [`ApplicationExt::wrap`] (on every
 //! application) builds the same thing: `app.wrap(FooLayer::default())` is
-//! `Foo::new(app, FooLayer::default())`. A layer may:
+//! `Foo::new(app, FooLayer::default())`. Two shapes differ slightly:
+//! [`validator`]`(app)` is the short form of
+//! `Validator::new(app, ValidatorLayer::default())` (Python's
+//! `wsgiref.validate.validator(app)`), and [`Mount`]'s inner application is
+//! the fallback for paths no prefix matches. A layer may:
 //! - rewrite the environ before the inner application sees it (`ProxyFix`,
 //!   `Mount`, `BasicAuth` setting `REMOTE_USER`);
 //! - wrap `start_response` to read or change the status and headers
