@@ -138,10 +138,16 @@ impl Cookie {
         self
     }
 
-    /// Restrict the cookie to paths under `path`; `None` leaves it to the
-    /// browser's default (the request's directory).
-    pub fn path(mut self, path: impl Into<Option<String>>) -> Cookie {
-        self.path = path.into();
+    /// Restrict the cookie to paths under `path` (default `/`).
+    pub fn path(mut self, path: impl Into<String>) -> Cookie {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// Send no `Path`, leaving it to the browser's default (the directory
+    /// of the request that set the cookie).
+    pub fn without_path(mut self) -> Cookie {
+        self.path = None;
         self
     }
 
@@ -258,7 +264,7 @@ mod tests {
     fn all_attributes_are_written() {
         let header = Cookie::new("id", "42")
             .max_age(Duration::from_secs(60))
-            .path(Some("/app".to_owned()))
+            .path("/app")
             .domain("example.com")
             .secure(true)
             .http_only(true)
@@ -269,6 +275,15 @@ mod tests {
             header,
             "id=42; Max-Age=60; Path=/app; Domain=example.com; Secure; HttpOnly; SameSite=Strict"
         );
+    }
+
+    #[test]
+    fn the_path_can_be_left_to_the_browser() {
+        let header = Cookie::new("a", "1")
+            .without_path()
+            .to_header_value()
+            .unwrap();
+        assert_eq!(header, "a=1");
     }
 
     #[test]
@@ -290,7 +305,7 @@ mod tests {
             .to_header_value()
             .is_err());
         assert!(Cookie::new("a", "x")
-            .path(Some("/;Secure".to_owned()))
+            .path("/;Secure")
             .to_header_value()
             .is_err());
     }

@@ -88,7 +88,7 @@ impl SessionConfig {
 
     fn cookie(&self, value: String) -> Cookie {
         let mut cookie = Cookie::new(self.cookie_name.clone(), value)
-            .path(Some(self.path.clone()))
+            .path(self.path.clone())
             .secure(self.secure)
             .http_only(self.http_only);
         if let Some(domain) = &self.domain {
