@@ -6,6 +6,8 @@
 //! assert_eq!((host.as_str(), port), ("localhost", 8080));
 //! ```
 
+pub mod apps;
+
 use std::io::Write;
 
 /// Read `--host H` and `--port P` from `args`, with defaults.

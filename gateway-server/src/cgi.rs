@@ -107,7 +107,10 @@ fn cgi_environ(
         if key == "HTTPS" {
             https = matches!(value.to_ascii_lowercase().as_str(), "on" | "1" | "yes");
         }
-        if key.starts_with("HTTP_") || CGI_VARIABLES.contains(&key.as_str()) {
+        // Some hosts (lighttpd) also pass the body headers as HTTP_*; PEP
+        // 3333 rule 16 keeps them only as CONTENT_TYPE and CONTENT_LENGTH.
+        let body_header = key == "HTTP_CONTENT_TYPE" || key == "HTTP_CONTENT_LENGTH";
+        if (key.starts_with("HTTP_") && !body_header) || CGI_VARIABLES.contains(&key.as_str()) {
             environ.set(key, value);
         }
     }
@@ -170,6 +173,26 @@ mod tests {
             &echo,
         );
         assert_eq!(out, "Status: 201 Created\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n\r\nPOST /x abc");
+    }
+
+    #[test]
+    fn body_headers_are_only_cgi_variables() {
+        let vars = [
+            ("CONTENT_LENGTH", "0"),
+            ("HTTP_CONTENT_LENGTH", "0"),
+            ("HTTP_CONTENT_TYPE", "text/x"),
+            ("HTTP_HOST", "h"),
+            ("HTTPS", "on"),
+        ];
+        let environ = cgi_environ(
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+            std::io::empty(),
+        );
+        assert_eq!(environ.get("HTTP_CONTENT_LENGTH"), None);
+        assert_eq!(environ.get("HTTP_CONTENT_TYPE"), None);
+        assert_eq!(environ.get("HTTP_HOST"), Some("h"));
+        assert_eq!(environ.url_scheme, UrlScheme::Https);
+        assert!(environ.run_once && environ.multiprocess && !environ.multithread);
     }
 
     #[test]

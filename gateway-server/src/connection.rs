@@ -174,9 +174,18 @@ impl Conn {
     pub(crate) fn close_gracefully(&self, shared: &Shared) {
         self.stream.shutdown(Shutdown::Write);
         self.set_wait(waiting::LINGER, shared.now_ms() + 2_000);
-        if !self.release() {
-            // The client sent more meanwhile; the poller will read it.
-            self.owner.store(owner::IDLE, Ordering::Release);
+        loop {
+            if self.peer_closed.load(Ordering::Acquire) {
+                return self.close(shared);
+            }
+            if self.release() {
+                return;
+            }
+            // Bytes or the client's FIN arrived while we were busy; that
+            // readiness was reported to us, so read it here or nobody will.
+            if self.discard_input() {
+                return self.close(shared);
+            }
         }
     }
 

@@ -92,6 +92,8 @@ impl Drop for CgiHost {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if std::env::var_os("KEEP_CGI_DIR").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
