@@ -331,7 +331,6 @@ fn decode_ext_value(value: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, Instant};
 
     const B: &str = "XyZ";
 
@@ -439,7 +438,9 @@ mod tests {
 
     #[test]
     fn boundary_search_stays_linear_on_near_misses() {
-        // 4 MiB of almost-boundaries: a quadratic scan would take hours.
+        // 4 MiB of almost-boundaries: a linear scan takes milliseconds, a
+        // quadratic one hours (and CI's time limit would end it). No clock
+        // is read: speed is for benchmarks, not assertions.
         let near_miss = format!("\r\n--{}", &"b".repeat(69)[..68]);
         let filler = near_miss.repeat(4 * 1024 * 1024 / near_miss.len());
         let boundary = "b".repeat(69);
@@ -447,14 +448,8 @@ mod tests {
             "--{boundary}\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x\"\r\n\r\n\
              {filler}\r\n--{boundary}--"
         );
-        let started = Instant::now();
         let (_, files) = parse(raw.as_bytes(), &boundary, &Limits::default()).unwrap();
         assert_eq!(files[0].len(), filler.len());
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "took {:?}",
-            started.elapsed()
-        );
     }
 
     #[test]

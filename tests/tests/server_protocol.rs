@@ -2,7 +2,10 @@
 //! in both framings, 100-continue, HEAD, and the application's errors.
 
 use std::io::{BufReader, Write};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
+
+use gateway_spec::{AppError, Body, Environ, StartResponse};
 
 use tests::apps::kitchen_sink;
 use tests::{is_closed, read_response, TestServer};
@@ -434,22 +437,53 @@ fn absolute_form_and_options_star() {
 }
 
 #[test]
-fn a_slow_app_does_not_block_other_clients() {
-    let server = TestServer::start(kitchen_sink);
-    let slow: Vec<_> = (0..3)
+fn a_blocked_app_call_does_not_block_other_clients() {
+    // Three requests block inside the application until the test lets them
+    // go; a fourth is answered meanwhile, by a free worker.
+    let gate = Arc::new((Mutex::new((0usize, false)), Condvar::new()));
+    let app_gate = Arc::clone(&gate);
+    let app = move |environ: Environ, sr: StartResponse| -> Result<Body, AppError> {
+        if environ.path_info() == "/wait" {
+            let (lock, signal) = &*app_gate;
+            let mut state = lock.lock().map_err(|_| "poisoned")?;
+            state.0 += 1;
+            signal.notify_all();
+            while !state.1 {
+                state = signal
+                    .wait_timeout(state, Duration::from_secs(10))
+                    .map_err(|_| "poisoned")?
+                    .0;
+            }
+        }
+        sr.call("200 OK", vec![("Content-Type".into(), "text/plain".into())])?;
+        Ok(Body::from("done"))
+    };
+    let server = TestServer::start(app);
+    let blocked: Vec<_> = (0..3)
         .map(|_| {
-            let url = server.url("/sleep?ms=1500");
+            let url = server.url("/wait");
             std::thread::spawn(move || ureq::get(&url).call().unwrap().status())
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(100));
-    let started = std::time::Instant::now();
+    let (lock, signal) = &*gate;
+    let mut state = lock.lock().unwrap();
+    while state.0 < 3 {
+        state = signal
+            .wait_timeout(state, Duration::from_secs(10))
+            .unwrap()
+            .0;
+    }
+    drop(state);
     assert_eq!(ureq::get(&server.url("/")).call().unwrap().status(), 200);
+    let mut state = lock.lock().unwrap();
     assert!(
-        started.elapsed() < Duration::from_millis(1000),
-        "a free worker answered while three slept"
+        !state.1,
+        "the three were still blocked when the fourth was answered"
     );
-    for t in slow {
+    state.1 = true;
+    signal.notify_all();
+    drop(state);
+    for t in blocked {
         assert_eq!(t.join().unwrap(), 200);
     }
 }
