@@ -51,6 +51,9 @@ mod config;
 mod connection;
 mod environ_builder;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handler;
 mod http_date;
 mod poller;
