@@ -1,7 +1,9 @@
 //! `echo`: a raw application for exercising servers.
 //!
-//! Run with `cargo run --example echo` (add `-- --host H --port P`, and
-//! `--trusted-proxies N` when it runs behind N reverse proxies). Then:
+//! Run with `cargo run --example echo` (add `-- --host H --port P`, or
+//! `--unix PATH`; `--trusted-proxies N` when it runs behind N reverse
+//! proxies; `--reuse-port` to run several on one port; it also serves on a
+//! socket inherited through systemd socket activation). Then:
 //! - `POST`/`PUT` any path: the request body back, with its Content-Type;
 //! - `GET /panic`: the application panics (the server answers 500);
 //! - `GET /stream?n=N`: N chunks `chunk i\n`, with no Content-Length;
@@ -11,8 +13,7 @@
 
 use std::time::Duration;
 
-use gateway_server::make_server;
-use gateway_spec::{AppError, Application, Body, Environ, StartResponse};
+use gateway_spec::{AppError, Body, Environ, StartResponse};
 use middleware::{ApplicationExt, ProxyFixLayer};
 
 /// The CGI variables the JSON answer carries (plus every `HTTP_*`).
@@ -91,19 +92,11 @@ fn query_number(environ: &Environ, name: &str) -> Option<u64> {
 fn main() -> std::io::Result<()> {
     examples::init_logging();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (host, port) = examples::host_and_port(args.clone(), "localhost", 8000);
-    let proxies: usize = examples::flag_value(&args, "--trusted-proxies")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    let app: Box<dyn Fn(Environ, StartResponse) -> Result<Body, AppError> + Send + Sync> =
-        Box::new(echo_app);
-    if proxies > 0 {
-        serve(&host, port, app.wrap(ProxyFixLayer::new(proxies)))
-    } else {
-        serve(&host, port, app)
+    // Behind N reverse proxies, believe N hops of X-Forwarded-* (and no more).
+    match examples::flag_value(&args, "--trusted-proxies").and_then(|n| n.parse().ok()) {
+        Some(proxies) if proxies > 0 => {
+            examples::serve(echo_app.wrap(ProxyFixLayer::new(proxies)), 8000)
+        }
+        _ => examples::serve(echo_app, 8000),
     }
-}
-
-fn serve(host: &str, port: u16, app: impl Application) -> std::io::Result<()> {
-    make_server(host, port, app)?.serve_forever()
 }

@@ -40,6 +40,40 @@ pub fn flag_value(args: &[String], name: &str) -> Option<String> {
     args.get(at + 1).cloned()
 }
 
+/// Serve `app` the way a deployment asks, from the process's arguments:
+/// on the listening socket it inherited (systemd socket activation or a
+/// parent passing fd 3 with `LISTEN_FDS=1`) if there is one; otherwise on
+/// `--unix PATH` (mode `--unix-mode 660`, octal), or `--host`/`--port`.
+/// `--reuse-port` lets several processes share the port; `--workers N` sizes
+/// the pool. Shuts down gracefully on SIGTERM.
+///
+/// # Errors
+/// When the socket cannot be bound.
+pub fn serve<A: gateway_spec::Application>(app: A, default_port: u16) -> std::io::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (host, port) = host_and_port(args.clone(), "localhost", default_port);
+    let mut config = gateway_server::ServerConfig {
+        reuse_port: args.iter().any(|a| a == "--reuse-port"),
+        ..gateway_server::ServerConfig::default()
+    };
+    if let Some(workers) = flag_value(&args, "--workers").and_then(|n| n.parse().ok()) {
+        config.workers = workers;
+    }
+    if let Some(mode) =
+        flag_value(&args, "--unix-mode").and_then(|m| u32::from_str_radix(&m, 8).ok())
+    {
+        config.unix_socket_mode = mode;
+    }
+    let server = if let Some(listener) = gateway_server::inherited_listener()? {
+        gateway_server::Server::with_listener(listener, app, config)?
+    } else if let Some(path) = flag_value(&args, "--unix") {
+        gateway_server::Server::bind_unix(path, app, config)?
+    } else {
+        gateway_server::Server::bind((host.as_str(), port), app, config)?
+    };
+    server.serve_forever()
+}
+
 /// `host_and_port` over the process's own arguments.
 pub fn cli_host_and_port(default_host: &str, default_port: u16) -> (String, u16) {
     host_and_port(std::env::args().skip(1), default_host, default_port)

@@ -72,6 +72,16 @@ pub struct ServerConfig {
     /// `wsgi.multiprocess`: set it when several server processes serve the
     /// same application. Default: false.
     pub multiprocess: bool,
+    /// Let several processes bind the same TCP port (`SO_REUSEPORT`); the
+    /// kernel spreads new connections across them. Default: false.
+    pub reuse_port: bool,
+    /// Connections the kernel queues before `accept` (the listen backlog).
+    /// Default: 1024.
+    pub backlog: i32,
+    /// Permissions of a Unix domain socket the server creates (waitress's
+    /// `unix_socket_perms`); `0o660` lets a proxy in the same group connect.
+    /// Default: `0o600`.
+    pub unix_socket_mode: u32,
 }
 
 impl Default for ServerConfig {
@@ -96,6 +106,9 @@ impl Default for ServerConfig {
             server_name: "gateway-server".to_owned(),
             access_log: AccessLogTarget::Log,
             multiprocess: false,
+            reuse_port: false,
+            backlog: 1024,
+            unix_socket_mode: 0o600,
         }
     }
 }

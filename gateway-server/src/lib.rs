@@ -69,5 +69,5 @@ pub use cgi::{run_cgi, run_cgi_with};
 pub use config::{AccessLogTarget, ServerConfig};
 pub use error::RequestError;
 pub use server::{make_server, Server, ServerHandle};
-pub use socket::{ListenAddr, Listener};
+pub use socket::{inherited_listener, ListenAddr, Listener};
 pub use test_client::{TestClient, TestRequest, TestResponse};

@@ -3,6 +3,7 @@
 //! poller until shutdown. Next stage: `poller.rs`.
 
 use std::net::{TcpListener, ToSocketAddrs};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,7 +65,7 @@ impl Server {
         app: A,
         config: ServerConfig,
     ) -> std::io::Result<Server> {
-        let listener = TcpListener::bind(addr)?;
+        let listener = crate::socket::bind_tcp(addr, config.reuse_port, config.backlog)?;
         Server::from_listener(listener, app, config)
     }
 
@@ -95,11 +96,38 @@ impl Server {
             std::fs::remove_file(path)?;
         }
         let listener = UnixListener::bind(path)?;
+        std::fs::set_permissions(
+            path,
+            std::fs::Permissions::from_mode(config.unix_socket_mode),
+        )?;
         Server::new(
             Listener::Unix(listener, path.to_owned()),
             Arc::new(app),
             config,
         )
+    }
+
+    /// Serve on any [`Listener`]: for example the one
+    /// [`inherited_listener`](crate::inherited_listener) found.
+    ///
+    /// ```no_run
+    /// # use gateway_server::{Server, ServerConfig};
+    /// # fn app(_e: gateway_spec::Environ, sr: gateway_spec::StartResponse) -> Result<gateway_spec::Body, gateway_spec::AppError> { sr.call("204 No Content", vec![])?; Ok(gateway_spec::Body::empty()) }
+    /// let server = match gateway_server::inherited_listener()? {
+    ///     Some(listener) => Server::with_listener(listener, app, ServerConfig::default())?,
+    ///     None => Server::bind("127.0.0.1:8000", app, ServerConfig::default())?,
+    /// };
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// When the listener cannot be switched to non-blocking mode.
+    pub fn with_listener<A: Application>(
+        listener: Listener,
+        app: A,
+        config: ServerConfig,
+    ) -> std::io::Result<Server> {
+        Server::new(listener, Arc::new(app), config)
     }
 
     fn new(

@@ -36,6 +36,78 @@ impl std::fmt::Display for ListenAddr {
     }
 }
 
+/// Bind a TCP listener with the server's socket options: `SO_REUSEADDR`
+/// (restart without waiting for TIME_WAIT), optionally `SO_REUSEPORT`, and
+/// the configured backlog. Tries each address `addr` resolves to.
+pub(crate) fn bind_tcp(
+    addr: impl std::net::ToSocketAddrs,
+    reuse_port: bool,
+    backlog: i32,
+) -> io::Result<TcpListener> {
+    let mut last_error = io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "the address resolved to nothing",
+    );
+    for addr in addr.to_socket_addrs()? {
+        match bind_one(addr, reuse_port, backlog) {
+            Ok(listener) => return Ok(listener),
+            Err(err) => last_error = err,
+        }
+    }
+    Err(last_error)
+}
+
+fn bind_one(addr: SocketAddr, reuse_port: bool, backlog: i32) -> io::Result<TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    Ok(socket.into())
+}
+
+/// A listening socket inherited from the process that started us: systemd
+/// socket activation, or any parent that passes it as fd 3 with
+/// `LISTEN_FDS=1` (`LISTEN_PID`, when set, must be our pid).
+///
+/// Restarting behind such a socket loses no connection: they wait in the
+/// kernel's queue until the new process accepts them.
+///
+/// # Errors
+/// When `LISTEN_FDS` names a descriptor that is not a listening socket.
+pub fn inherited_listener() -> io::Result<Option<Listener>> {
+    let mut fds = listenfd::ListenFd::from_env();
+    if fds.len() == 0 {
+        return Ok(None);
+    }
+    if let Ok(Some(listener)) = fds.take_tcp_listener(0) {
+        return Ok(Some(Listener::Tcp(listener)));
+    }
+    match fds.take_unix_listener(0)? {
+        Some(listener) => {
+            let path = listener
+                .local_addr()?
+                .as_pathname()
+                .map(PathBuf::from)
+                .unwrap_or_default();
+            Ok(Some(Listener::Unix(listener, path)))
+        }
+        None => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "LISTEN_FDS is set but fd 3 is not a listening socket",
+        )),
+    }
+}
+
 impl Listener {
     pub(crate) fn local_addr(&self) -> io::Result<ListenAddr> {
         match self {
