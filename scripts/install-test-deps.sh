@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=()
 need() { command -v "$1" >/dev/null 2>&1 || packages+=("$2"); }
+need nginx nginx                # a real reverse proxy for the deployment tests (tests/tests/deploy_nginx.rs)
 need lighttpd lighttpd          # a real CGI host for the gateway matrix (tests/tests/gateway_matrix.rs)
 
 if [ ${#packages[@]} -gt 0 ]; then
