@@ -204,6 +204,23 @@ impl Conn {
         }
     }
 
+    /// Poller (owning an idle connection whose client hung up): read what
+    /// came before the FIN into the pending bytes. `true` when there was
+    /// nothing, so the connection can simply be closed.
+    pub(crate) fn take_final_bytes(&self) -> bool {
+        let mut state = lock(&self.state);
+        let mut chunk = [0u8; 4096];
+        loop {
+            match (&*self.stream).read(&mut chunk) {
+                Ok(0) => return state.pending.is_empty(),
+                Ok(n) => state.pending.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(_) => return true,
+            }
+        }
+    }
+
     /// Poller: give back a connection it claimed but did not hand on.
     pub(crate) fn unclaim(&self) {
         if !self.release() {

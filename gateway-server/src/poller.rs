@@ -209,8 +209,14 @@ impl Poller {
         if !conn.claim() {
             return; // a worker owns it and will read again before letting go
         }
-        if conn.wait().0 == waiting::LINGER {
-            return self.linger(&conn);
+        match conn.wait().0 {
+            waiting::LINGER => return self.linger(&conn),
+            // An idle client hung up: usually nothing but the FIN is there,
+            // and closing needs no worker (nor a place in the queue).
+            waiting::NEXT_REQUEST if read_closed && conn.take_final_bytes() => {
+                return self.remove(token)
+            }
+            _ => {}
         }
         self.dispatch(conn);
     }
