@@ -20,7 +20,7 @@ impl AccessLog {
         &self,
         remote: &RemoteAddr,
         time: &str,
-        request_line: &str,
+        request_line: &dyn std::fmt::Display,
         status: u16,
         bytes: u64,
     ) {

@@ -483,7 +483,7 @@ impl Session<'_> {
             shared.access_log.record(
                 &self.conn.remote,
                 worker.clock.log_time(),
-                "-",
+                &"-",
                 status_code(status),
                 0,
             );

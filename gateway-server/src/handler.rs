@@ -23,18 +23,28 @@ pub(crate) struct Outcome {
 }
 
 /// Runs one application call for one request.
-#[derive(Debug)]
 pub(crate) struct Handler<'a> {
     // Configuration for this request.
     writer: ResponseWriter<'a>,
-    request_line: &'a str,
+    request_line: &'a dyn std::fmt::Display,
     // State, shared with the application through `start_response`.
     start_response: StartResponse,
     record: ResponseRecord,
 }
 
+impl std::fmt::Debug for Handler<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handler")
+            .field("request_line", &self.request_line.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<'a> Handler<'a> {
-    pub(crate) fn new(writer: ResponseWriter<'a>, request_line: &'a str) -> Handler<'a> {
+    pub(crate) fn new(
+        writer: ResponseWriter<'a>,
+        request_line: &'a dyn std::fmt::Display,
+    ) -> Handler<'a> {
         let (start_response, record) = StartResponse::new();
         Handler {
             writer,

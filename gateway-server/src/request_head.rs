@@ -67,9 +67,34 @@ pub(crate) struct RequestHead<'buf> {
 }
 
 impl RequestHead<'_> {
-    /// `METHOD target VERSION`, for logs.
-    pub(crate) fn request_line(&self) -> String {
-        format!("{} {} {}", self.method, self.target, self.version.as_str())
+    /// `METHOD target VERSION`, for logs; formatted only if a log line is
+    /// actually written.
+    pub(crate) fn request_line(&self) -> RequestLine<'_> {
+        RequestLine {
+            method: self.method,
+            target: self.target,
+            version: self.version,
+        }
+    }
+}
+
+/// The request line of a head, displayed as `METHOD target VERSION`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RequestLine<'buf> {
+    method: &'buf str,
+    target: &'buf str,
+    version: Version,
+}
+
+impl std::fmt::Display for RequestLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} {}",
+            self.method,
+            self.target,
+            self.version.as_str()
+        )
     }
 }
 
