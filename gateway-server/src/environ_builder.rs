@@ -14,8 +14,8 @@ use crate::request_head::RequestHead;
 /// server, computed once at bind time (wsgiref's `base_environ`).
 #[derive(Debug, Clone)]
 pub(crate) struct BaseEnviron {
-    pub(crate) server_name: String,
-    pub(crate) server_port: String,
+    pub(crate) server_name: &'static str,
+    pub(crate) server_port: &'static str,
     pub(crate) multiprocess: bool,
 }
 
@@ -36,34 +36,40 @@ pub(crate) fn build_environ(
     remote: &RemoteAddr,
     input: Input,
 ) -> Result<Environ, RequestError> {
-    let mut environ = Environ::with_capacity(TYPICAL_VARS + head.headers.len());
-    environ.set("REQUEST_METHOD", method_text(head.method));
-    environ.set("SCRIPT_NAME", "");
-    environ.set("PATH_INFO", decode_path(head.path)?);
-    environ.set("QUERY_STRING", head.query.to_owned());
-    environ.set("REQUEST_URI", head.target.to_owned());
-    environ.set("SERVER_NAME", base.server_name.clone());
-    environ.set("SERVER_PORT", base.server_port.clone());
-    environ.set("SERVER_PROTOCOL", head.version.as_str());
-    environ.set(
-        "SERVER_SOFTWARE",
-        concat!("gateway-server/", env!("CARGO_PKG_VERSION")),
-    );
-    environ.set("GATEWAY_INTERFACE", "CGI/1.1");
+    let mut vars: Vec<(Text, Text)> = Vec::with_capacity(TYPICAL_VARS + head.headers.len());
+    vars.extend([
+        (Text::Borrowed("REQUEST_METHOD"), method_text(head.method)),
+        ("SCRIPT_NAME".into(), "".into()),
+        ("PATH_INFO".into(), decode_path(head.path)?),
+        ("QUERY_STRING".into(), head.query.to_owned().into()),
+        ("REQUEST_URI".into(), head.target.to_owned().into()),
+        ("SERVER_NAME".into(), base.server_name.into()),
+        ("SERVER_PORT".into(), base.server_port.into()),
+        ("SERVER_PROTOCOL".into(), head.version.as_str().into()),
+        (
+            "SERVER_SOFTWARE".into(),
+            concat!("gateway-server/", env!("CARGO_PKG_VERSION")).into(),
+        ),
+        ("GATEWAY_INTERFACE".into(), "CGI/1.1".into()),
+    ]);
     if let Some(addr) = &remote.addr {
-        environ.set("REMOTE_ADDR", addr.clone());
+        vars.push(("REMOTE_ADDR".into(), addr.clone().into()));
     }
     if let Some(port) = &remote.port {
-        environ.set("REMOTE_PORT", port.clone());
+        vars.push(("REMOTE_PORT".into(), port.clone().into()));
     }
+    let first_header = vars.len();
     for &(name, value) in &head.headers {
-        add_header(&mut environ, name, value);
+        add_header(&mut vars, first_header, name, value);
     }
     if let Some(authority) = head.authority {
         // RFC 9112 section 3.2.2: an absolute-form target's authority
         // replaces the Host header.
-        environ.set("HTTP_HOST", authority.to_owned());
+        vars.retain(|(key, _)| key != "HTTP_HOST");
+        vars.push(("HTTP_HOST".into(), authority.to_owned().into()));
     }
+    // Every key above is set once, so the environ takes the list as it is.
+    let mut environ = Environ::from_vars(vars);
     environ.input = input;
     environ.errors = Errors::new(AppErrorLog);
     environ.multithread = true;
@@ -94,14 +100,20 @@ fn method_text(method: &str) -> Text {
 }
 
 /// One request header into the environ: Content-Type and Content-Length get
-/// their CGI names, every other header `HTTP_*`, repeats joined with `,`.
-fn add_header(environ: &mut Environ, name: &str, value: &[u8]) {
+/// their CGI names, every other header `HTTP_*`, repeats joined with `,`
+/// (only the header variables, from `first_header` on, can repeat).
+fn add_header(vars: &mut Vec<(Text, Text)>, first_header: usize, name: &str, value: &[u8]) {
     let value = latin1(value);
     let key = cgi_key(name);
-    if key == "CONTENT_TYPE" || key == "CONTENT_LENGTH" {
-        environ.set(key, value);
-    } else {
-        environ.append(key, &value);
+    let joins = key != "CONTENT_TYPE" && key != "CONTENT_LENGTH";
+    match vars[first_header..].iter_mut().find(|(k, _)| *k == key) {
+        Some((_, existing)) if joins => {
+            let joined = existing.to_mut();
+            joined.push(',');
+            joined.push_str(&value);
+        }
+        Some((_, existing)) => *existing = value.into(),
+        None => vars.push((key, value.into())),
     }
 }
 
@@ -173,8 +185,8 @@ mod tests {
     fn environ_of(raw: &str) -> Result<Environ, RequestError> {
         let head = parse_head(raw.as_bytes(), &LIMITS)?.expect("complete head");
         let base = BaseEnviron {
-            server_name: "localhost".into(),
-            server_port: "2017".into(),
+            server_name: "localhost",
+            server_port: "2017",
             multiprocess: false,
         };
         let remote = RemoteAddr {
@@ -224,8 +236,8 @@ mod tests {
         let env = build_environ(
             &head,
             &BaseEnviron {
-                server_name: "h".into(),
-                server_port: "80".into(),
+                server_name: "h",
+                server_port: "80",
                 multiprocess: false,
             },
             &RemoteAddr::default(),

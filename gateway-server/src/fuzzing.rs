@@ -102,8 +102,8 @@ pub fn environ_for(bytes: &[u8]) -> Result<Vec<(String, String)>, &'static str> 
         .map_err(refuse)?
         .ok_or("incomplete")?;
     let base = BaseEnviron {
-        server_name: "localhost".into(),
-        server_port: "80".into(),
+        server_name: "localhost",
+        server_port: "80",
         multiprocess: false,
     };
     let environ =

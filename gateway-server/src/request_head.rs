@@ -109,14 +109,28 @@ pub(crate) fn parse_head<'b>(
         return Ok(None);
     };
     let head_bytes = &buf[skipped..skipped + end];
-    let mut storage = [httparse::EMPTY_HEADER; 128];
-    let mut heap;
-    let fields: &mut [httparse::Header<'b>] = if limits.max_headers < storage.len() {
-        &mut storage[..limits.max_headers]
-    } else {
-        heap = vec![httparse::EMPTY_HEADER; limits.max_headers];
-        &mut heap
-    };
+    // Most requests have a few headers: parse with a small array on the
+    // stack, and only a request with more gets a full-size one.
+    let mut inline = [httparse::EMPTY_HEADER; INLINE_HEADERS];
+    let slots = limits.max_headers.min(INLINE_HEADERS);
+    match parse_fields(&mut inline[..slots], head_bytes, skipped + end, limits) {
+        Err(RequestError::HeadersTooLarge) if limits.max_headers > INLINE_HEADERS => {
+            let mut full = vec![httparse::EMPTY_HEADER; limits.max_headers];
+            parse_fields(&mut full, head_bytes, skipped + end, limits)
+        }
+        other => other,
+    }
+}
+
+/// Header slots tried before a larger array is made.
+const INLINE_HEADERS: usize = 32;
+
+fn parse_fields<'b>(
+    fields: &mut [httparse::Header<'b>],
+    head_bytes: &'b [u8],
+    len: usize,
+    limits: &HeadLimits,
+) -> Result<Option<RequestHead<'b>>, RequestError> {
     let mut request = httparse::Request::new(fields);
     match request.parse(head_bytes) {
         Ok(httparse::Status::Complete(_)) => {}
@@ -125,7 +139,7 @@ pub(crate) fn parse_head<'b>(
         }
         Err(err) => return Err(refusal(err, head_bytes)),
     }
-    build_head(request, skipped + end, limits)
+    build_head(request, len, limits)
 }
 
 fn leading_empty_lines(buf: &[u8]) -> usize {

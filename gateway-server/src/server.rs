@@ -192,25 +192,25 @@ impl Server {
 }
 
 /// The server's name and port for the environ, computed once (wsgiref's
-/// `setup_environ`).
+/// `setup_environ`). They are leaked on purpose: a few bytes per server for
+/// the life of the process, so every request shares them without a copy.
 fn base_environ(addr: &ListenAddr, config: &ServerConfig) -> BaseEnviron {
-    let (server_name, server_port) = match addr {
-        ListenAddr::Tcp(addr) => {
-            let ip = addr.ip();
-            let name = if ip.is_loopback() {
-                "localhost".to_owned()
-            } else {
-                ip.to_string()
-            };
-            (name, addr.port().to_string())
+    let (server_name, server_port): (&'static str, &'static str) = match addr {
+        ListenAddr::Tcp(addr) if addr.ip().is_loopback() => {
+            ("localhost", leak(addr.port().to_string()))
         }
-        ListenAddr::Unix(_) => ("localhost".to_owned(), "0".to_owned()),
+        ListenAddr::Tcp(addr) => (leak(addr.ip().to_string()), leak(addr.port().to_string())),
+        ListenAddr::Unix(_) => ("localhost", "0"),
     };
     BaseEnviron {
         server_name,
         server_port,
         multiprocess: config.multiprocess,
     }
+}
+
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
 }
 
 /// Stops a running server: stop accepting, let in-flight requests finish
@@ -288,6 +288,9 @@ impl Shared {
 /// no buffers of its own.
 #[derive(Debug)]
 pub(crate) struct WorkerState {
+    /// Where reads land before their bytes join `buf`.
+    pub(crate) read_block: Box<[u8]>,
+    /// Bytes received and not yet used, for the connection being served.
     pub(crate) buf: Vec<u8>,
     pub(crate) out: Vec<u8>,
     pub(crate) clock: Clock,
@@ -296,6 +299,7 @@ pub(crate) struct WorkerState {
 impl WorkerState {
     pub(crate) fn new() -> WorkerState {
         WorkerState {
+            read_block: vec![0; 16 * 1024].into_boxed_slice(),
             buf: Vec::with_capacity(16 * 1024),
             out: Vec::with_capacity(16 * 1024),
             clock: Clock::new(),

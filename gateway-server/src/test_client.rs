@@ -117,8 +117,8 @@ impl TestClient {
             Err(err) => return refuse(err.status().unwrap_or("400 Bad Request"), out),
         };
         let base = BaseEnviron {
-            server_name: "localhost".into(),
-            server_port: "80".into(),
+            server_name: "localhost",
+            server_port: "80",
             multiprocess: false,
         };
         let remote = RemoteAddr {

@@ -118,6 +118,16 @@ impl Environ {
         }
     }
 
+    /// An environ holding exactly `vars`, in order, with default `wsgi.*`
+    /// values: how a server hands over variables it has already collected.
+    /// Keys must be unique (a repeated key would hide the later value).
+    pub fn from_vars(vars: Vec<(Text, Text)>) -> Environ {
+        Environ {
+            vars,
+            ..Environ::new()
+        }
+    }
+
     /// A complete environ for a `GET /` request, for tests: wsgiref's
     /// `setup_testing_defaults`.
     pub fn for_test() -> Environ {

@@ -30,12 +30,16 @@ pub struct Input {
 impl Input {
     /// An empty body.
     pub fn empty() -> Input {
-        Input::from_bytes(Vec::new())
+        // `io::Empty` has no size, so boxing it costs no allocation.
+        Input::with_limit(io::empty(), 0)
     }
 
     /// A body held in memory.
     pub fn from_bytes(bytes: impl Into<Vec<u8>>) -> Input {
         let bytes = bytes.into();
+        if bytes.is_empty() {
+            return Input::empty();
+        }
         let len = bytes.len() as u64;
         Input::with_limit(io::Cursor::new(bytes), len)
     }
