@@ -31,6 +31,7 @@ fn query_number(environ: &Environ, name: &str) -> Option<u64> {
 /// - `/short`: declares Content-Length 10, sends 4 bytes;
 /// - `/long`: declares Content-Length 4, sends 10 bytes;
 /// - `/empty-chunks`: empty chunks before the first real one;
+/// - `/own-server`: sets its own `Server` header;
 /// - `/head-aware`: an empty body for HEAD, `twelve bytes` otherwise;
 /// - anything else: `hello`.
 pub fn kitchen_sink(mut environ: Environ, sr: StartResponse) -> Result<Body, AppError> {
@@ -114,6 +115,16 @@ pub fn kitchen_sink(mut environ: Environ, sr: StartResponse) -> Result<Body, App
         "/long" => {
             sr.call("200 OK", vec![("Content-Length".into(), "4".into())])?;
             Ok(Body::from("0123456789"))
+        }
+        "/own-server" => {
+            sr.call(
+                "200 OK",
+                vec![
+                    ("Content-Type".into(), "text/plain".into()),
+                    ("Server".into(), "my-app/1.0".into()),
+                ],
+            )?;
+            Ok(Body::from("mine"))
         }
         "/head-aware" => {
             text(&sr, "200 OK")?;

@@ -30,6 +30,27 @@ fn a_real_client_gets_the_seeds_response() {
 }
 
 #[test]
+fn an_apps_own_server_header_is_kept_and_not_doubled() {
+    let server = TestServer::start(kitchen_sink);
+    let response = server.exchange(b"GET /own-server HTTP/1.1\r\nHost: t\r\n\r\n");
+    let servers: Vec<&str> = response
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("server"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(servers, vec!["my-app/1.0"]);
+    assert_eq!(
+        response
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("date"))
+            .count(),
+        1
+    );
+}
+
+#[test]
 fn keep_alive_serves_many_requests_on_one_connection() {
     let server = TestServer::start(kitchen_sink);
     let stream = server.connect();
