@@ -19,7 +19,7 @@ use crate::environ_builder::{build_environ, RemoteAddr};
 use crate::error::RequestError;
 use crate::handler::Handler;
 use crate::request_body::{buffered_body, BodyEnd, BufferedBody, StreamedBody};
-use crate::request_head::{parse_head, Framing};
+use crate::request_head::{parse_head, Framing, RequestHead};
 use crate::response_writer::{simple_response, Destination, Dialect, Exchange, ResponseWriter};
 use crate::server::{Shared, WorkerState};
 use crate::socket::Stream;
@@ -256,6 +256,25 @@ struct Session<'a> {
     state: MutexGuard<'a, ConnState>,
 }
 
+/// How a request's body reaches the application.
+enum BodyPlan {
+    /// Ready to run the application.
+    Ready(ReadyBody),
+    /// A small body is still arriving.
+    Wait,
+    /// The socket could not be set up for streaming.
+    Broken,
+}
+
+/// The body as the application will read it.
+struct ReadyBody {
+    input: Input,
+    /// Bytes after the head that the body took.
+    used: usize,
+    /// Set when the body is streamed from the socket.
+    streamed: Option<StreamedBody>,
+}
+
 /// What the buffered bytes hold.
 enum Step {
     /// One request was answered; the connection stays open.
@@ -359,25 +378,58 @@ impl Session<'_> {
         if worker.buf.is_empty() {
             return Step::Incomplete;
         }
-        let shared = self.shared;
         self.state.awaiting_body = false;
-        let head = match parse_head(&worker.buf, &shared.limits) {
+        let head = match parse_head(&worker.buf, &self.shared.limits) {
             Ok(Some(head)) => head,
             Ok(None) => return Step::Incomplete,
             Err(err) => return self.refuse(&err, worker),
         };
-        let after_head = &worker.buf[head.len..];
-        let config = &shared.config;
-        let (input, used, streamed) = match buffered_body(
+        let body = match self.body_of(&head, &worker.buf[head.len..]) {
+            Ok(BodyPlan::Ready(body)) => body,
+            Ok(BodyPlan::Wait) => return Step::Incomplete,
+            Ok(BodyPlan::Broken) => {
+                self.conn.close(self.shared);
+                return Step::Done;
+            }
+            Err(err) => return self.refuse(&err, worker),
+        };
+        let used = head.len + body.used;
+        let environ = match build_environ(&head, &self.shared.base, &self.conn.remote, body.input) {
+            Ok(environ) => environ,
+            Err(err) => return self.refuse(&err, worker),
+        };
+        let (keep_alive, blocking) = self.respond(
+            &head,
+            environ,
+            body.streamed.as_ref(),
+            &mut worker.out,
+            &mut worker.clock,
+        );
+        worker.buf.drain(..used);
+        self.after_response(keep_alive, blocking, body.streamed, worker)
+    }
+
+    /// Decide how the application gets the body: all here (or none), still
+    /// arriving (wait, inviting it with `100 Continue`), or too large to
+    /// collect (stream it from the socket as the application reads).
+    fn body_of(
+        &mut self,
+        head: &RequestHead<'_>,
+        after_head: &[u8],
+    ) -> Result<BodyPlan, RequestError> {
+        let config = &self.shared.config;
+        match buffered_body(
             head.framing,
             after_head,
             config.buffered_body_max,
             config.max_body_bytes,
-        ) {
-            Ok(BufferedBody::Complete { body, used }) => {
-                (Input::from_bytes(body), head.len + used, None)
-            }
-            Ok(BufferedBody::Incomplete) => {
+        )? {
+            BufferedBody::Complete { body, used } => Ok(BodyPlan::Ready(ReadyBody {
+                input: Input::from_bytes(body),
+                used,
+                streamed: None,
+            })),
+            BufferedBody::Incomplete => {
                 self.state.awaiting_body = true;
                 if head.expect_continue && !self.state.continue_sent {
                     // The head is accepted: invite the body (RFC 9110 10.1.1).
@@ -387,42 +439,52 @@ impl Session<'_> {
                         b"HTTP/1.1 100 Continue\r\n\r\n",
                     );
                 }
-                return Step::Incomplete;
+                Ok(BodyPlan::Wait)
             }
-            Ok(BufferedBody::TooLargeToBuffer) => {
+            BufferedBody::TooLargeToBuffer => {
                 let expect = head.expect_continue && !self.state.continue_sent;
+                let stream = &self.conn.stream;
                 let body = StreamedBody::new(
-                    Arc::clone(&self.conn.stream),
+                    Arc::clone(stream),
                     head.framing,
                     after_head.to_vec(),
                     expect,
                     config.max_body_bytes,
                 );
-                if self.conn.stream.set_nonblocking(false).is_err()
-                    || self
-                        .conn
-                        .stream
-                        .set_read_timeout(config.body_timeout)
-                        .is_err()
+                // The application reads this body itself, so the socket
+                // blocks (with the body timeout) until the response is done.
+                if stream.set_nonblocking(false).is_err()
+                    || stream.set_read_timeout(config.body_timeout).is_err()
                 {
-                    self.conn.close(shared);
-                    return Step::Done;
+                    return Ok(BodyPlan::Broken);
                 }
                 let reader = BufReader::new(body.clone());
                 let input = match head.framing {
                     Framing::Length(n) => Input::with_limit(reader, n),
                     _ => Input::new(reader),
                 };
-                (input, worker.buf.len(), Some(body))
+                Ok(BodyPlan::Ready(ReadyBody {
+                    input,
+                    used: after_head.len(),
+                    streamed: Some(body),
+                }))
             }
-            Err(err) => return self.refuse(&err, worker),
-        };
-        let environ = match build_environ(&head, &shared.base, &self.conn.remote, input) {
-            Ok(environ) => environ,
-            Err(err) => return self.refuse(&err, worker),
-        };
-        let request_line = head.request_line();
-        worker.clock.tick();
+        }
+    }
+
+    /// Run the application and send its response; log it. Returns whether
+    /// the connection may stay open, and whether the socket was switched to
+    /// blocking mode for a slow reader.
+    fn respond(
+        &self,
+        head: &RequestHead<'_>,
+        environ: gateway_spec::Environ,
+        streamed: Option<&StreamedBody>,
+        out: &mut Vec<u8>,
+        clock: &mut crate::http_date::Clock,
+    ) -> (bool, bool) {
+        let (shared, config) = (self.shared, &self.shared.config);
+        clock.tick();
         let exchange = Exchange {
             destination: Destination::Socket(&self.conn.stream),
             dialect: Dialect::Http,
@@ -430,40 +492,51 @@ impl Session<'_> {
             is_head: head.method == "HEAD",
             keep_alive: head.keep_alive && config.keep_alive && !shared.is_shutting_down(),
             write_timeout: config.write_timeout,
-            date: worker.clock.date(),
+            date: clock.date(),
             server_name: &config.server_name,
-            streamed: streamed.as_ref(),
+            streamed,
             max_drain: config.max_drain_bytes,
         };
-        let writer = ResponseWriter::new(exchange, &mut worker.out);
+        let request_line = head.request_line();
+        let writer = ResponseWriter::new(exchange, out);
         let (outcome, blocking) = Handler::new(writer, &request_line).run(&*shared.app, environ);
         shared.access_log.record(
             &self.conn.remote,
-            worker.clock.log_time(),
+            clock.log_time(),
             &request_line,
             outcome.status,
             outcome.body_bytes,
         );
-        let mut keep_alive = outcome.keep_alive;
-        worker.buf.drain(..used);
+        (outcome.keep_alive, blocking)
+    }
+
+    /// After a response: settle a streamed body (drain what is left, take
+    /// back bytes past it), restore non-blocking mode, and keep the
+    /// connection or close it.
+    fn after_response(
+        &mut self,
+        mut keep_alive: bool,
+        blocking: bool,
+        streamed: Option<StreamedBody>,
+        worker: &mut WorkerState,
+    ) -> Step {
         let was_streamed = streamed.is_some();
         if let Some(body) = streamed {
-            match body.finish(config.max_drain_bytes) {
+            match body.finish(self.shared.config.max_drain_bytes) {
                 BodyEnd::Finished { leftover } => worker.buf = leftover,
                 BodyEnd::Unusable => keep_alive = false,
             }
         }
-        // Streaming a body or writing to a slow reader switched the socket to
-        // blocking mode; the poller needs it non-blocking again.
+        // The poller needs the socket non-blocking again.
         if (blocking || was_streamed) && self.conn.stream.set_nonblocking(true).is_err() {
             keep_alive = false;
         }
         self.state.continue_sent = false;
-        self.state.request_started = (!worker.buf.is_empty()).then(|| shared.now_ms());
+        self.state.request_started = (!worker.buf.is_empty()).then(|| self.shared.now_ms());
         if keep_alive {
             Step::Served
         } else {
-            self.conn.close_gracefully(shared);
+            self.conn.close_gracefully(self.shared);
             Step::Done
         }
     }
