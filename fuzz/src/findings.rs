@@ -1,0 +1,12 @@
+//! Known disagreements between the server and the reference that are
+//! reported to the server's owner and not fixed yet. Each switch makes the
+//! reference mirror the server's current behaviour, so fuzzing can go on
+//! looking for other bugs; turn it off (`false`) once the fix lands, and the
+//! targets check the fix. Each has a regression test in
+//! `tests/tests/hardening_regressions.rs`.
+
+/// Finding 1: with two `Expect` fields, the server checks only the last one
+/// (`Expect: 200-ok` then `Expect: 100-continue` is accepted and gets
+/// `100 Continue`), while the same list in one field (`200-ok, 100-continue`)
+/// is refused with 417. RFC 9110 section 5.3: both forms mean the same.
+pub const ONLY_THE_LAST_EXPECT_COUNTS: bool = true;
