@@ -7,6 +7,8 @@ packages=()
 need() { command -v "$1" >/dev/null 2>&1 || packages+=("$2"); }
 need nginx nginx                # a real reverse proxy for the deployment tests (tests/tests/deploy_nginx.rs)
 need lighttpd lighttpd          # a real CGI host for the gateway matrix (tests/tests/gateway_matrix.rs)
+need chromium chromium          # a real browser for the todo page (tests/tests/todo_browser.rs)
+need chromedriver chromium-driver # drives it over WebDriver
 
 if [ ${#packages[@]} -gt 0 ]; then
   echo "installing: ${packages[*]}"
