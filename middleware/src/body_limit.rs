@@ -210,7 +210,7 @@ impl<A: Application> Application for BodyLimit<A> {
             }
             Err(error) => return Err(error),
         };
-        let mut watched = LimitedBody {
+        let watched = LimitedBody {
             inner: Some(body),
             page: None,
             replaced,
@@ -219,7 +219,7 @@ impl<A: Application> Application for BodyLimit<A> {
             limit,
             head,
         };
-        Ok(Body::from_fn(move || watched.next()))
+        Ok(Body::from_results(watched))
     }
 }
 
@@ -236,7 +236,9 @@ struct LimitedBody {
     head: bool,
 }
 
-impl LimitedBody {
+impl Iterator for LimitedBody {
+    type Item = Chunk;
+
     fn next(&mut self) -> Option<Chunk> {
         if let Some(page) = self.page.as_mut() {
             return page.next();
@@ -261,6 +263,18 @@ impl LimitedBody {
         }
     }
 
+    /// The inner body's own hint while it runs, so a server can still see
+    /// a single-chunk body and send its Content-Length.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match (&self.page, &self.inner) {
+            (Some(page), _) => page.size_hint(),
+            (None, Some(inner)) => inner.size_hint(),
+            (None, None) => (0, Some(0)),
+        }
+    }
+}
+
+impl LimitedBody {
     /// Close the application's body and yield the 413 page instead.
     fn show_page(&mut self) -> Option<Chunk> {
         self.inner = None;
@@ -285,6 +299,14 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     use crate::testing::{request, run};
+
+    #[test]
+    fn a_single_chunk_body_still_tells_its_length() {
+        let app = BodyLimit::new(crate::testing::text_app("hello"), BodyLimitLayer::new(10));
+        let (sr, _record) = StartResponse::new();
+        let body = app.call(request("GET", "/"), sr).unwrap();
+        assert_eq!(body.size_hint(), (1, Some(1)));
+    }
 
     /// Reads the whole input and answers with its size.
     fn upload(mut environ: Environ, sr: StartResponse) -> Result<Body, AppError> {

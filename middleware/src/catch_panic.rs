@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use gateway_spec::{AppError, Application, Body, Environ, StartResponse};
+use gateway_spec::{AppError, Application, Body, Chunk, Environ, StartResponse};
 
 use crate::layer::Layer;
 
@@ -147,24 +147,57 @@ impl<A: Application> Application for CatchPanic<A> {
 /// The body, with each step run under `catch_unwind`: a failure before the
 /// first bytes went out still becomes the error page.
 fn guard(inner: Body, start_response: StartResponse, details: bool, head: bool) -> Body {
-    let mut inner = Some(inner);
-    let mut replacement: Option<Body> = None;
-    Body::from_fn(move || {
-        if let Some(page) = replacement.as_mut() {
+    Body::from_results(Guarded {
+        inner: Some(inner),
+        replacement: None,
+        start_response,
+        details,
+        head,
+    })
+}
+
+/// The application's body, or the error page that replaced it.
+struct Guarded {
+    inner: Option<Body>,
+    replacement: Option<Body>,
+    start_response: StartResponse,
+    details: bool,
+    head: bool,
+}
+
+impl Iterator for Guarded {
+    type Item = Chunk;
+
+    fn next(&mut self) -> Option<Chunk> {
+        if let Some(page) = self.replacement.as_mut() {
             return page.next();
         }
-        let body = inner.as_mut()?;
+        let body = self.inner.as_mut()?;
         let error = match catch_unwind(AssertUnwindSafe(|| body.next())) {
             Ok(Some(Err(error))) => error,
             Ok(step) => return step,
             Err(payload) => from_panic(payload),
         };
-        close_quietly(inner.take());
-        match error_page(&start_response, error, details, head) {
-            Ok(page) => replacement.insert(page).next().or(Some(Ok(Vec::new()))),
+        close_quietly(self.inner.take());
+        match error_page(&self.start_response, error, self.details, self.head) {
+            Ok(page) => self
+                .replacement
+                .insert(page)
+                .next()
+                .or(Some(Ok(Vec::new()))),
             Err(error) => Some(Err(error)),
         }
-    })
+    }
+
+    /// The inner body's own hint, so a server still sees a single-chunk
+    /// body and can send its Content-Length.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match (&self.replacement, &self.inner) {
+            (Some(page), _) => page.size_hint(),
+            (None, Some(inner)) => inner.size_hint(),
+            (None, None) => (0, Some(0)),
+        }
+    }
 }
 
 /// Close a failed body; a panic in its own close step is logged, not
@@ -187,6 +220,16 @@ impl<A: Application> Layer<A> for CatchPanicLayer {
 mod tests {
     use super::*;
     use crate::testing::{get, run, text_app};
+
+    #[test]
+    fn a_single_chunk_body_still_tells_its_length() {
+        // Servers send Content-Length for a body known to be one chunk
+        // (PEP 3333 rule 41); wrapping must not hide that.
+        let app = CatchPanic::new(text_app("hello"), CatchPanicLayer::default());
+        let (sr, _record) = StartResponse::new();
+        let body = app.call(get("/"), sr).unwrap();
+        assert_eq!(body.size_hint(), (1, Some(1)));
+    }
 
     #[derive(Debug, thiserror::Error)]
     #[error("query failed")]
