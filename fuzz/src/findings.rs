@@ -10,3 +10,12 @@
 /// `100 Continue`), while the same list in one field (`200-ok, 100-continue`)
 /// is refused with 417. RFC 9110 section 5.3: both forms mean the same.
 pub const ONLY_THE_LAST_EXPECT_COUNTS: bool = true;
+
+/// Finding 2: a repeated `Content-Type` is accepted and the application
+/// sees the last one; the reference notes (gunicorn 2026) list it with Host
+/// and Content-Length as a singleton field to refuse (400).
+pub const REPEATED_CONTENT_TYPE_ACCEPTED: bool = true;
+
+/// Finding 3: empty lines before the request line are skipped without
+/// counting against the head-size limit, so they are buffered without bound.
+pub const LEADING_EMPTY_LINES_UNCOUNTED: bool = true;

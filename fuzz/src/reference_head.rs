@@ -58,8 +58,15 @@ pub enum Verdict {
 pub fn read_head(buf: &[u8]) -> Verdict {
     let skipped = leading_empty_lines(buf);
     let rest = &buf[skipped..];
+    // What counts against the head limit: the empty lines too, unless the
+    // server's current behaviour (finding 3) is mirrored.
+    let uncounted = if crate::findings::LEADING_EMPTY_LINES_UNCOUNTED {
+        skipped
+    } else {
+        0
+    };
     let Some(end) = position(rest, b"\r\n\r\n").map(|at| at + 4) else {
-        return incomplete_verdict(rest);
+        return incomplete_verdict(rest, skipped - uncounted);
     };
     let head = &rest[..end];
     if let Some(reason) = line_ending_fault(head) {
@@ -69,7 +76,7 @@ pub fn read_head(buf: &[u8]) -> Verdict {
     if first_line_len > MAX_REQUEST_LINE {
         return Verdict::Reject("request line too long");
     }
-    if end > MAX_HEADER_BYTES {
+    if skipped - uncounted + end > MAX_HEADER_BYTES {
         return Verdict::Reject("header section too large");
     }
     match read_complete_head(&head[..end - 4]) {
@@ -81,8 +88,9 @@ pub fn read_head(buf: &[u8]) -> Verdict {
     }
 }
 
-/// A head that has not ended yet can already be known to be bad.
-fn incomplete_verdict(rest: &[u8]) -> Verdict {
+/// A head that has not ended yet can already be known to be bad;
+/// `counted` empty lines before it count against the size limit.
+fn incomplete_verdict(rest: &[u8], counted: usize) -> Verdict {
     if let Some(reason) = line_ending_fault(rest) {
         return Verdict::Reject(reason);
     }
@@ -90,7 +98,7 @@ fn incomplete_verdict(rest: &[u8]) -> Verdict {
     if first_line_len > MAX_REQUEST_LINE {
         return Verdict::Reject("request line too long");
     }
-    if rest.len() >= MAX_HEADER_BYTES {
+    if counted + rest.len() >= MAX_HEADER_BYTES {
         return Verdict::Reject("header section too large");
     }
     Verdict::Incomplete
@@ -279,6 +287,9 @@ fn interpret(
             .map(|(_, value)| value.as_slice())
             .collect()
     };
+    if named("content-type").len() > 1 && !crate::findings::REPEATED_CONTENT_TYPE_ACCEPTED {
+        return Err("two Content-Type fields");
+    }
     let hosts = named("host");
     if hosts.len() > 1 {
         return Err("two Host fields");
