@@ -84,10 +84,15 @@ impl Echo {
 
     /// SIGTERM (graceful shutdown) and wait (bounded) for the exit.
     pub(crate) fn terminate(&mut self) -> ExitStatus {
+        send_signal(self.pid(), "TERM");
+        self.wait_for_exit()
+    }
+
+    /// Wait (bounded) for the process to exit by itself.
+    pub(crate) fn wait_for_exit(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("echo is running");
-        send_signal(child.id(), "TERM");
         let mut status = None;
-        wait_for("echo to exit after SIGTERM", || {
+        wait_for("echo to exit", || {
             status = child.try_wait().expect("poll the echo process");
             status.is_some()
         });
