@@ -24,6 +24,10 @@ use crate::response_writer::{simple_response, Destination, Dialect, Exchange, Re
 use crate::server::{Shared, WorkerState};
 use crate::socket::Stream;
 
+/// How long a fresh connection may still send its first request once a
+/// shutdown has begun: long enough for a client that connected just before.
+const FIRST_REQUEST_WAIT_WHEN_STOPPING: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Who owns a connection right now.
 pub(crate) mod owner {
     /// The poller has it; nobody is reading.
@@ -75,6 +79,9 @@ struct ConnState {
     continue_sent: bool,
     /// Whether the head being received is complete and its body is not.
     awaiting_body: bool,
+    /// Whether a request was answered on this connection (it is then a
+    /// kept-alive connection, not a fresh one).
+    served_one: bool,
 }
 
 impl Conn {
@@ -336,23 +343,48 @@ impl Session<'_> {
         }
     }
 
+    /// Read what the socket still holds (the client has shut down its
+    /// side); `true` if there were bytes, which may complete a request.
+    fn read_to_end(&mut self, worker: &mut WorkerState) -> bool {
+        let mut got_bytes = false;
+        while let Ok(Some(_)) = self.read_more(worker) {
+            got_bytes = true;
+        }
+        got_bytes
+    }
+
     /// Keep the unused bytes and hand the connection back to the poller.
     /// Returns `false` if bytes arrived meanwhile (the session continues).
     fn give_back(&mut self, worker: &mut WorkerState) -> bool {
         let shared = self.shared;
         if self.conn.peer_closed.load(Ordering::Acquire) {
-            // Nothing more will come: an incomplete request never will be.
+            // The client's FIN may have come with the last bytes of its
+            // request: read them before deciding nothing more will come.
+            if self.read_to_end(worker) {
+                return false;
+            }
             self.conn.close(shared);
             return true;
         }
         let now = shared.now_ms();
         if worker.buf.is_empty() {
-            if shared.is_shutting_down() {
+            // Shutting down closes idle keep-alive connections (clients
+            // expect that and retry), but a fresh one whose first request is
+            // on its way waits for it, within its header timeout.
+            if shared.is_shutting_down() && self.state.served_one {
                 self.conn.close(shared);
                 return true;
             }
-            let idle = shared.config.keep_alive_timeout.as_millis() as u64;
-            self.conn.set_wait(waiting::NEXT_REQUEST, now + idle);
+            let idle = match (self.state.served_one, shared.is_shutting_down()) {
+                (true, _) => shared.config.keep_alive_timeout,
+                (false, false) => shared.config.header_timeout,
+                (false, true) => shared
+                    .config
+                    .header_timeout
+                    .min(FIRST_REQUEST_WAIT_WHEN_STOPPING),
+            };
+            self.conn
+                .set_wait(waiting::NEXT_REQUEST, now + idle.as_millis() as u64);
         } else if self.state.awaiting_body {
             let body_wait = shared.config.body_timeout.as_millis() as u64;
             self.conn.set_wait(waiting::REQUEST_REST, now + body_wait);
@@ -532,6 +564,7 @@ impl Session<'_> {
             keep_alive = false;
         }
         self.state.continue_sent = false;
+        self.state.served_one = true;
         self.state.request_started = (!worker.buf.is_empty()).then(|| self.shared.now_ms());
         if keep_alive {
             Step::Served

@@ -103,8 +103,16 @@ pub(crate) fn parse_head<'b>(
     buf: &'b [u8],
     limits: &HeadLimits,
 ) -> Result<Option<RequestHead<'b>>, RequestError> {
-    // RFC 9112 section 2.2: ignore empty lines before the request line.
+    // RFC 9112 section 2.2: ignore empty lines before the request line, but
+    // count them against the head limit, or they could be sent forever.
     let skipped = leading_empty_lines(buf);
+    if skipped >= limits.max_header_bytes {
+        return Err(RequestError::HeadersTooLarge);
+    }
+    let limits = &HeadLimits {
+        max_header_bytes: limits.max_header_bytes - skipped,
+        ..*limits
+    };
     let Some(end) = find_head_end(&buf[skipped..], limits)? else {
         return Ok(None);
     };
@@ -314,9 +322,10 @@ fn strip_scheme(target: &str) -> Option<&str> {
 #[derive(Default)]
 struct FieldSummary<'b> {
     hosts: usize,
+    content_types: usize,
     content_lengths: Vec<&'b [u8]>,
     transfer_encodings: Vec<&'b [u8]>,
-    expect: Option<&'b [u8]>,
+    expectations: Vec<&'b [u8]>,
     connection_close: bool,
     connection_keep_alive: bool,
 }
@@ -340,8 +349,10 @@ impl<'b> FieldSummary<'b> {
                 summary.content_lengths.push(value);
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
                 summary.transfer_encodings.push(value);
+            } else if name.eq_ignore_ascii_case("content-type") {
+                summary.content_types += 1;
             } else if name.eq_ignore_ascii_case("expect") {
-                summary.expect = Some(value);
+                summary.expectations.push(value);
             } else if name.eq_ignore_ascii_case("connection") {
                 summary.read_connection(value);
             }
@@ -369,6 +380,11 @@ impl<'b> FieldSummary<'b> {
         }
         if self.hosts == 0 && head.version == Version::Http11 {
             return Err(bad("missing Host header (required on HTTP/1.1)"));
+        }
+        // A singleton field given twice: a proxy that keeps the first and an
+        // application that sees the last would disagree about the body.
+        if self.content_types > 1 {
+            return Err(bad("more than one Content-Type header"));
         }
         head.framing = self.framing(head.version, limits)?;
         head.expect_continue = self.expect_continue(head.version)?;
@@ -410,13 +426,20 @@ impl<'b> FieldSummary<'b> {
         }
     }
 
+    /// Every expectation, in every `Expect` field and list element, must be
+    /// `100-continue` (RFC 9110 section 5.3: repeated fields and lists are
+    /// the same thing).
     fn expect_continue(&self, version: Version) -> Result<bool, RequestError> {
-        match self.expect {
-            None => Ok(false),
-            Some(value) if trim_ows(value).eq_ignore_ascii_case(b"100-continue") => {
-                Ok(version == Version::Http11)
-            }
-            Some(_) => Err(RequestError::ExpectationFailed),
+        let mut expectations = self
+            .expectations
+            .iter()
+            .flat_map(|v| v.split(|&b| b == b','))
+            .map(trim_ows);
+        let all_continue = expectations.all(|e| e.eq_ignore_ascii_case(b"100-continue"));
+        match (self.expectations.is_empty(), all_continue) {
+            (true, _) => Ok(false),
+            (false, true) => Ok(version == Version::Http11),
+            (false, false) => Err(RequestError::ExpectationFailed),
         }
     }
 }

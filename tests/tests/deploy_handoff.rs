@@ -165,7 +165,6 @@ fn a_restart_through_a_held_socket_fails_no_request() {
 /// the server closes the connection unanswered instead, a failure no client
 /// retries because the connection was new.
 #[test]
-#[ignore = "server: a graceful shutdown closes accepted connections whose first request has not arrived yet"]
 fn a_connection_accepted_before_sigterm_is_answered_when_its_request_follows() {
     let dir = ScratchDir::new("handoff-fresh");
     let port = free_port();
