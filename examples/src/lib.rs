@@ -97,7 +97,10 @@ impl log::Log for StderrLogger {
 
     fn log(&self, record: &log::Record<'_>) {
         if self.enabled(record.metadata()) {
-            let _ = writeln!(std::io::stderr(), "{}", record.args());
+            // One write per line: stderr is unbuffered, and formatting
+            // straight into it would cost a system call per piece.
+            let line = format!("{}\n", record.args());
+            let _ = std::io::stderr().write_all(line.as_bytes());
         }
     }
 

@@ -90,6 +90,7 @@ pub fn run_cgi_with(
         server_name: "",
         streamed: None,
         max_drain: 0,
+        hold_complete: false,
     };
     Handler::new(ResponseWriter::new(exchange, &mut scratch), &request_line).run(app, environ);
     Ok(())

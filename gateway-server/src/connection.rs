@@ -20,7 +20,9 @@ use crate::error::RequestError;
 use crate::handler::Handler;
 use crate::request_body::{buffered_body, BodyEnd, BufferedBody, StreamedBody};
 use crate::request_head::{parse_head, Framing, RequestHead};
-use crate::response_writer::{simple_response, Destination, Dialect, Exchange, ResponseWriter};
+use crate::response_writer::{
+    send_all, simple_response, Destination, Dialect, Exchange, ResponseWriter,
+};
 use crate::server::{Shared, WorkerState};
 use crate::socket::Stream;
 
@@ -246,6 +248,9 @@ impl Conn {
         worker.buf.clear();
         worker.buf.append(&mut session.state.pending);
         session.serve(worker);
+        // Every way out of a session sends (or drops, for a gone client)
+        // what it held; the next connection starts with nothing queued.
+        worker.out.clear();
     }
 }
 
@@ -303,7 +308,10 @@ impl Session<'_> {
                 Step::Served => may_read = false,
                 Step::Incomplete if may_read => match self.read_more(worker) {
                     Ok(Some(full)) => may_read = full,
-                    Ok(None) => return self.conn.close(self.shared),
+                    Ok(None) => {
+                        self.send_held(worker);
+                        return self.conn.close(self.shared);
+                    }
                     Err(()) => may_read = false,
                 },
                 Step::Incomplete => {
@@ -343,6 +351,25 @@ impl Session<'_> {
         }
     }
 
+    /// Send the answers held back for pipelined requests; `false` when the
+    /// client is gone.
+    fn send_held(&mut self, worker: &mut WorkerState) -> bool {
+        if worker.out.is_empty() {
+            return true;
+        }
+        let mut blocking = false;
+        let stream = &self.conn.stream;
+        let sent = send_all(
+            stream,
+            &worker.out,
+            self.shared.config.write_timeout,
+            &mut blocking,
+        );
+        worker.out.clear();
+        let restored = !blocking || stream.set_nonblocking(true).is_ok();
+        sent.is_ok() && restored
+    }
+
     /// Read what the socket still holds (the client has shut down its
     /// side); `true` if there were bytes, which may complete a request.
     fn read_to_end(&mut self, worker: &mut WorkerState) -> bool {
@@ -357,6 +384,10 @@ impl Session<'_> {
     /// Returns `false` if bytes arrived meanwhile (the session continues).
     fn give_back(&mut self, worker: &mut WorkerState) -> bool {
         let shared = self.shared;
+        if !self.send_held(worker) {
+            self.conn.close(shared);
+            return true;
+        }
         if self.conn.peer_closed.load(Ordering::Acquire) {
             // The client's FIN may have come with the last bytes of its
             // request: read them before deciding nothing more will come.
@@ -420,12 +451,15 @@ impl Session<'_> {
             Ok(BodyPlan::Ready(body)) => body,
             Ok(BodyPlan::Wait) => return Step::Incomplete,
             Ok(BodyPlan::Broken) => {
+                self.send_held(worker);
                 self.conn.close(self.shared);
                 return Step::Done;
             }
             Err(err) => return self.refuse(&err, worker),
         };
         let used = head.len + body.used;
+        // A pipelined request is already here: its answer can join this one.
+        let hold = body.streamed.is_none() && worker.buf.len() > used;
         let environ = match build_environ(&head, &self.shared.base, &self.conn.remote, body.input) {
             Ok(environ) => environ,
             Err(err) => return self.refuse(&err, worker),
@@ -434,6 +468,7 @@ impl Session<'_> {
             &head,
             environ,
             body.streamed.as_ref(),
+            hold,
             &mut worker.out,
             &mut worker.clock,
         );
@@ -512,6 +547,7 @@ impl Session<'_> {
         head: &RequestHead<'_>,
         environ: gateway_spec::Environ,
         streamed: Option<&StreamedBody>,
+        hold_complete: bool,
         out: &mut Vec<u8>,
         clock: &mut crate::http_date::Clock,
     ) -> (bool, bool) {
@@ -528,6 +564,7 @@ impl Session<'_> {
             server_name: &config.server_name,
             streamed,
             max_drain: config.max_drain_bytes,
+            hold_complete,
         };
         let request_line = head.request_line();
         let writer = ResponseWriter::new(exchange, out);
@@ -569,6 +606,7 @@ impl Session<'_> {
         if keep_alive {
             Step::Served
         } else {
+            self.send_held(worker);
             self.conn.close_gracefully(self.shared);
             Step::Done
         }
@@ -578,6 +616,8 @@ impl Session<'_> {
     /// error nothing that follows on the connection can be trusted.
     fn refuse(&mut self, err: &RequestError, worker: &mut WorkerState) -> Step {
         let shared = self.shared;
+        // Answers to the pipelined requests before this one go first.
+        self.send_held(worker);
         log::info!(target: "gateway_server::request", "refused request from {}: {err}", self.conn.remote.addr.as_deref().unwrap_or("-"));
         if let Some(status) = err.status() {
             worker.clock.tick();

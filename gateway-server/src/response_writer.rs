@@ -68,7 +68,14 @@ pub(crate) struct Exchange<'a> {
     /// time whether the connection can be reused.
     pub(crate) streamed: Option<&'a StreamedBody>,
     pub(crate) max_drain: u64,
+    /// Another request is already buffered behind this one (pipelining):
+    /// keep the complete response queued so the answers leave together in
+    /// one write. The connection sends what is queued before it waits.
+    pub(crate) hold_complete: bool,
 }
+
+/// Most bytes of complete responses held back for one write.
+const HOLD_LIMIT: usize = 64 * 1024;
 
 /// Writes one response: the head once, then body chunks in their framing.
 #[derive(Debug)]
@@ -99,8 +106,9 @@ pub(crate) enum HeadError {
 }
 
 impl<'a> ResponseWriter<'a> {
+    /// A writer appending to `out`, which may still hold earlier responses
+    /// to pipelined requests.
     pub(crate) fn new(exchange: Exchange<'a>, out: &'a mut Vec<u8>) -> ResponseWriter<'a> {
-        out.clear();
         ResponseWriter {
             exchange,
             out,
@@ -272,7 +280,14 @@ impl<'a> ResponseWriter<'a> {
             }
         }
         self.written += chunk.len() as u64;
+        if self.holding() && matches!(framing, OutFraming::Length(n) if self.written >= n) {
+            return Ok(()); // complete: it can wait for the next response
+        }
         self.flush()
+    }
+
+    fn holding(&self) -> bool {
+        self.exchange.hold_complete && self.out.len() < HOLD_LIMIT
     }
 
     /// End the response: the last chunk for chunked framing, and a check
@@ -289,6 +304,9 @@ impl<'a> ResponseWriter<'a> {
                 self.exchange.keep_alive = false;
             }
             _ => {}
+        }
+        if self.holding() {
+            return Ok(());
         }
         self.flush()
     }
@@ -312,29 +330,45 @@ impl<'a> ResponseWriter<'a> {
     }
 
     fn write_out(&mut self) -> io::Result<()> {
-        let stream = match &mut self.exchange.destination {
-            Destination::Socket(stream) => *stream,
+        match &mut self.exchange.destination {
+            Destination::Socket(stream) => send_all(
+                stream,
+                self.out,
+                self.exchange.write_timeout,
+                &mut self.blocking,
+            ),
             Destination::Writer(writer) => {
                 writer.write_all(self.out)?;
-                return writer.flush();
-            }
-        };
-        let mut at = 0;
-        while at < self.out.len() {
-            match (&*stream).write(&self.out[at..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => at += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !self.blocking => {
-                    stream.set_nonblocking(false)?;
-                    stream.set_write_timeout(self.exchange.write_timeout)?;
-                    self.blocking = true;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                writer.flush()
             }
         }
-        Ok(())
     }
+}
+
+/// Write all of `bytes` to a non-blocking socket. A slow reader makes it
+/// switch to blocking mode with `timeout` (and set `blocking`), rather than
+/// spin; the caller restores non-blocking mode.
+pub(crate) fn send_all(
+    stream: &Stream,
+    bytes: &[u8],
+    timeout: Duration,
+    blocking: &mut bool,
+) -> io::Result<()> {
+    let mut at = 0;
+    while at < bytes.len() {
+        match (&*stream).write(&bytes[at..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => at += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && !*blocking => {
+                stream.set_nonblocking(false)?;
+                stream.set_write_timeout(timeout)?;
+                *blocking = true;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn is_length_header(name: &str) -> bool {

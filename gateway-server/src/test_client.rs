@@ -144,6 +144,7 @@ impl TestClient {
             server_name: &config.server_name,
             streamed: None,
             max_drain: 0,
+            hold_complete: false,
         };
         Handler::new(ResponseWriter::new(exchange, &mut scratch), &request_line)
             .run(&*self.app, environ);
