@@ -83,10 +83,10 @@ def listening_socket(args):
         # A restart of this helper must not wait for TIME_WAIT to end.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if args.defer_accept > 0 and hasattr(socket, "TCP_DEFER_ACCEPT"):
-            # A server told to stop closes the connections it accepted that
-            # have not sent a request yet; a client that had just connected
-            # would see its request refused. Accepted only with bytes in them,
-            # connections are never in that state (docs/deploy.md).
+            # A server told to stop waits (up to 2 s) for the first request
+            # of a connection it has just accepted. Handed over only once
+            # their request has arrived, connections never make it wait, and
+            # older servers that closed them at once lose none (docs/deploy.md).
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, args.defer_accept)
         sock.bind((host, int(port)))
         address = "%s:%d" % sock.getsockname()[:2]
@@ -247,6 +247,8 @@ def main():
     _sock, address = listening_socket(args)
     say("handoff: listening %s" % address)
     code = Supervisor(args).run()
+    if args.unix:
+        os.unlink(args.unix)
     sys.exit(0 if code == 0 else 1)
 
 

@@ -158,12 +158,12 @@ fn a_restart_through_a_held_socket_fails_no_request() {
     );
 }
 
-/// The race behind `--defer-accept` in handoff.py, shown without it: a
-/// client connects, the server accepts, SIGTERM arrives, then the request
+/// A client connects, the server accepts, SIGTERM arrives, then the request
 /// (a client writes right after connecting, so on a busy server this happens
-/// by chance). The request should be answered (with `Connection: close`);
-/// the server closes the connection unanswered instead, a failure no client
-/// retries because the connection was new.
+/// by chance): the request is answered, with `Connection: close`. Closing
+/// the connection unanswered instead would be a failure no client retries,
+/// because the connection was new (`handoff.py --defer-accept` keeps such
+/// connections away from a stopping server as well).
 #[test]
 fn a_connection_accepted_before_sigterm_is_answered_when_its_request_follows() {
     let dir = ScratchDir::new("handoff-fresh");
@@ -182,6 +182,7 @@ fn a_connection_accepted_before_sigterm_is_answered_when_its_request_follows() {
     // from a client preempted between connect and write.
     std::thread::sleep(std::time::Duration::from_millis(200));
     let response = fresh.get("/fresh", &[], false);
+    drop(fresh);
     let exit = echo.wait_for_exit();
     let response = response.expect("an answer to a connection accepted before SIGTERM");
     assert_eq!(response.status, 200);
