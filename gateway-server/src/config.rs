@@ -78,6 +78,12 @@ pub struct ServerConfig {
     /// Connections the kernel queues before `accept` (the listen backlog).
     /// Default: 1024.
     pub backlog: i32,
+    /// Run the application on the poller thread instead of the worker pool:
+    /// no handoff and no thread switch per request, which is hyper's own
+    /// shape. Only for applications that never block (no database calls,
+    /// no sleeps, no large uploads): while one request runs, no other
+    /// connection is served. Default: false.
+    pub inline_app: bool,
     /// Permissions of a Unix domain socket the server creates (waitress's
     /// `unix_socket_perms`); `0o660` lets a proxy in the same group connect.
     /// Default: `0o600`.
@@ -107,6 +113,7 @@ impl Default for ServerConfig {
             access_log: AccessLogTarget::Log,
             multiprocess: false,
             reuse_port: false,
+            inline_app: false,
             backlog: 1024,
             unix_socket_mode: 0o600,
         }

@@ -44,6 +44,8 @@ pub(crate) struct Poller {
     signals: Option<Signals>,
     clock: Clock,
     last_overload_warning: Option<Instant>,
+    /// Buffers for serving on this thread, when `ServerConfig::inline_app`.
+    inline: Option<WorkerState>,
 }
 
 impl Poller {
@@ -81,6 +83,7 @@ impl Poller {
             pool: Some(pool),
             signals,
             clock: Clock::new(),
+            inline: None,
             last_overload_warning: None,
         })
     }
@@ -222,6 +225,12 @@ impl Poller {
     }
 
     fn dispatch(&mut self, conn: Arc<Conn>) {
+        if self.shared.config.inline_app && !self.shared.is_shutting_down() {
+            // The opt-in for applications that never block: serve here, with
+            // no handoff to a worker and no thread switch per request.
+            let state = self.inline.get_or_insert_with(WorkerState::new);
+            return conn.handle(&self.shared, state);
+        }
         let Some(pool) = &self.pool else {
             return conn.close(&self.shared);
         };

@@ -508,3 +508,44 @@ fn a_blocked_app_call_does_not_block_other_clients() {
         assert_eq!(t.join().unwrap(), 200);
     }
 }
+
+#[test]
+fn the_inline_opt_in_speaks_the_same_protocol() {
+    // ServerConfig::inline_app runs the application on the poller thread;
+    // everything a client sees must be the same as with the worker pool.
+    let config = gateway_server::ServerConfig {
+        inline_app: true,
+        ..tests::test_config()
+    };
+    let server = TestServer::start_with(kitchen_sink, config);
+    let mut reader = BufReader::new(server.connect());
+    reader
+        .get_mut()
+        .write_all(
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n\
+              GET /stream?n=2 HTTP/1.1\r\nHost: t\r\n\r\nHEAD / HTTP/1.1\r\nHost: t\r\n\r\nGET /panic HTTP/1.1\r\nHost: t\r\n\r\n",
+        )
+        .unwrap();
+    assert_eq!(read_response(&mut reader, false).unwrap().text(), "abc");
+    assert_eq!(
+        read_response(&mut reader, false).unwrap().text(),
+        "chunk 0\nchunk 1\n"
+    );
+    assert_eq!(
+        read_response(&mut reader, true)
+            .unwrap()
+            .header("content-length"),
+        Some("5")
+    );
+    assert_eq!(read_response(&mut reader, false).unwrap().status, 500);
+    assert_eq!(
+        ureq::get(&server.url("/"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap(),
+        "hello"
+    );
+    let response = server.exchange(b"GET / HTTP/1.1\nHost: t\r\n\r\n");
+    assert_eq!(response.status, 400);
+}
