@@ -117,7 +117,8 @@ measure() {
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
   -subj /CN=localhost -keyout "$work/key.pem" -out "$work/cert.pem" >/dev/null 2>&1
 
-echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(uname -m)), nginx $(nginx -v 2>&1 | sed 's|.*/||') and $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'):"
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+echo "Measured $(date -u +%Y-%m-%d) at commit $commit on $(nproc) cores ($(uname -m)), nginx $(nginx -v 2>&1 | sed 's|.*/||') and $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'):"
 echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, release build, $WORKERS workers per instance, keep-alive."
 echo
 echo "| deployment | route | requests/s | p50 | p99 | errors |"
