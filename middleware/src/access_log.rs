@@ -265,6 +265,12 @@ fn civil_date(days: u64) -> (u64, u64, u64) {
 
 impl<A: Application> Application for AccessLog<A> {
     fn call(&self, environ: Environ, start_response: StartResponse) -> Result<Body, AppError> {
+        // With the `log` facade as target and nobody listening at `info`,
+        // a line would be formatted only to be thrown away: pass through.
+        let unheard = !log::log_enabled!(target: "access_log", log::Level::Info);
+        if matches!(self.layer.target, LogTarget::Log) && unheard {
+            return self.inner.call(environ, start_response);
+        }
         let entry = Entry::new(&environ, &self.layer);
         // Per request, shared by the start_response wrapper and the body.
         let status = Rc::new(Cell::new(None::<u16>));
