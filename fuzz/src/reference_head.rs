@@ -365,6 +365,10 @@ fn transfer_coding(value: &[u8]) -> Result<BodyFraming, &'static str> {
 }
 
 /// `100-continue` is the only expectation; it means something on 1.1 only.
+/// Expect is a list (RFC 9110 section 10.1.1): every element of every field
+/// must be `100-continue`. An empty element counts as an unknown
+/// expectation (stricter than section 5.6.1's "ignore empty elements", and
+/// what the server does: a refusal, never a misreading).
 fn expectation(values: &[&[u8]], version: &str) -> Result<bool, &'static str> {
     if values.is_empty() {
         return Ok(false);
@@ -374,10 +378,11 @@ fn expectation(values: &[&[u8]], version: &str) -> Result<bool, &'static str> {
     } else {
         values
     };
-    if values
+    let all_continue = values
         .iter()
-        .any(|v| !v.eq_ignore_ascii_case(b"100-continue"))
-    {
+        .flat_map(|v| v.split(|&b| b == b','))
+        .all(|e| trim_ows(e).eq_ignore_ascii_case(b"100-continue"));
+    if !all_continue {
         return Err("unsupported expectation");
     }
     Ok(version == "HTTP/1.1")
