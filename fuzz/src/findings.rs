@@ -23,3 +23,9 @@ pub const REPEATED_CONTENT_TYPE_ACCEPTED: bool = false;
 /// counting against the head-size limit, so they are buffered without bound.
 /// Fixed in the server (commit 30abcc9).
 pub const LEADING_EMPTY_LINES_UNCOUNTED: bool = false;
+
+/// Finding 5: the Host field and the authority of an absolute-form target
+/// are not validated, so `Host: evil.example/path?x` or `user@evil.example`
+/// reach the application as HTTP_HOST. RFC 9110 sections 7.2 and 4.2.4 call
+/// for a 400.
+pub const HOST_VALUES_UNCHECKED: bool = true;

@@ -251,7 +251,66 @@ fn check_target_form(method: &str, target: &str) -> Result<(), &'static str> {
     if authority_len == 0 {
         return Err("absolute URL without a host");
     }
+    if !crate::findings::HOST_VALUES_UNCHECKED
+        && !is_valid_authority(&after_scheme.as_bytes()[..authority_len])
+    {
+        return Err("invalid authority in the target");
+    }
     Ok(())
+}
+
+/// RFC 3986 `uri-host [ ":" port ]`: an IP-literal in brackets or a
+/// reg-name (unreserved, pct-encoded, sub-delims), and a port of digits.
+/// No userinfo (RFC 9110 section 4.2.4).
+pub fn is_valid_authority(authority: &[u8]) -> bool {
+    let (host, port) = if authority.first() == Some(&b'[') {
+        let Some(close) = authority.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let literal = &authority[1..close];
+        let literal_ok = !literal.is_empty()
+            && literal
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        if !literal_ok {
+            return false;
+        }
+        (&[][..], &authority[close + 1..])
+    } else {
+        let colon = authority
+            .iter()
+            .position(|&b| b == b':')
+            .unwrap_or(authority.len());
+        (&authority[..colon], &authority[colon..])
+    };
+    let port_ok = match port {
+        [] => true,
+        [b':', digits @ ..] => digits.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    port_ok && is_reg_name(host)
+}
+
+fn is_reg_name(host: &[u8]) -> bool {
+    let mut i = 0;
+    while i < host.len() {
+        let b = host[i];
+        if b == b'%' {
+            let hex = |j: usize| host.get(j).is_some_and(u8::is_ascii_hexdigit);
+            if !(hex(i + 1) && hex(i + 2)) {
+                return false;
+            }
+            i += 3;
+            continue;
+        }
+        let unreserved = b.is_ascii_alphanumeric() || b"-._~".contains(&b);
+        let sub_delim = b"!$&'()*+,;=".contains(&b);
+        if !unreserved && !sub_delim {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 fn field_line(line: &[u8]) -> Result<(Vec<u8>, Vec<u8>), &'static str> {
@@ -296,6 +355,9 @@ fn interpret(
     }
     if hosts.is_empty() && version == "HTTP/1.1" {
         return Err("no Host on HTTP/1.1");
+    }
+    if !crate::findings::HOST_VALUES_UNCHECKED && hosts.iter().any(|h| !is_valid_authority(h)) {
+        return Err("invalid Host value");
     }
     let framing = framing(
         &named("content-length"),
@@ -440,5 +502,25 @@ mod tests {
             verdict(b"GET / HTTP/1.1\r\nHost: h\r\n"),
             Verdict::Incomplete
         );
+    }
+
+    #[test]
+    fn authorities() {
+        for good in [
+            "example.com",
+            "example.com:8080",
+            "[::1]:80",
+            "127.0.0.1",
+            "",
+            "a%2Fb",
+            ":80",
+        ] {
+            assert!(is_valid_authority(good.as_bytes()), "{good}");
+        }
+        for bad in [
+            "a/b", "user@h", "a b", "h:1:2", "h:8o", "[::1", "[]", "a\"b",
+        ] {
+            assert!(!is_valid_authority(bad.as_bytes()), "{bad}");
+        }
     }
 }
