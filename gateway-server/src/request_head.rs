@@ -289,8 +289,8 @@ fn split_target<'b>(
     } else if let Some(rest) = strip_scheme(target) {
         let at = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, origin) = rest.split_at(at);
-        if authority.is_empty() {
-            return Err(bad("absolute-form target without a host"));
+        if authority.is_empty() || !is_valid_authority(authority.as_bytes()) {
+            return Err(bad("absolute-form target without a valid host[:port]"));
         }
         (
             Some(authority),
@@ -322,6 +322,7 @@ fn strip_scheme(target: &str) -> Option<&str> {
 #[derive(Default)]
 struct FieldSummary<'b> {
     hosts: usize,
+    host_valid: bool,
     content_types: usize,
     content_lengths: Vec<&'b [u8]>,
     transfer_encodings: Vec<&'b [u8]>,
@@ -345,6 +346,7 @@ impl<'b> FieldSummary<'b> {
             }
             if name.eq_ignore_ascii_case("host") {
                 summary.hosts += 1;
+                summary.host_valid = is_valid_authority(value);
             } else if name.eq_ignore_ascii_case("content-length") {
                 summary.content_lengths.push(value);
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
@@ -380,6 +382,11 @@ impl<'b> FieldSummary<'b> {
         }
         if self.hosts == 0 && head.version == Version::Http11 {
             return Err(bad("missing Host header (required on HTTP/1.1)"));
+        }
+        // RFC 9110 section 7.2: an invalid Host gets 400. Applications build
+        // absolute URLs, redirects and cache keys from it.
+        if self.hosts == 1 && !self.host_valid {
+            return Err(bad("Host is not a valid host[:port]"));
         }
         // A singleton field given twice: a proxy that keeps the first and an
         // application that sees the last would disagree about the body.
@@ -442,6 +449,42 @@ impl<'b> FieldSummary<'b> {
             (false, false) => Err(RequestError::ExpectationFailed),
         }
     }
+}
+
+/// RFC 3986 `uri-host [ ":" port ]`, as Host and absolute-form targets
+/// carry it: a registered name (unreserved, percent-encoded or sub-delim
+/// characters) or a bracketed IP literal, then optional digits. Empty is
+/// allowed (a Host for a target without authority).
+fn is_valid_authority(value: &[u8]) -> bool {
+    let (host, port) = match value.first() {
+        Some(b'[') => match value.iter().position(|&b| b == b']') {
+            Some(end) => {
+                let literal = &value[1..end];
+                let ok = !literal.is_empty()
+                    && literal
+                        .iter()
+                        .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+                if !ok {
+                    return false;
+                }
+                (&value[..0], &value[end + 1..])
+            }
+            None => return false,
+        },
+        _ => match value.iter().position(|&b| b == b':') {
+            Some(colon) => (&value[..colon], &value[colon..]),
+            None => (value, &value[value.len()..]),
+        },
+    };
+    let host_ok = host
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b));
+    let port_ok = match port.split_first() {
+        None => true,
+        Some((b':', digits)) => digits.iter().all(u8::is_ascii_digit),
+        Some(_) => false,
+    };
+    host_ok && port_ok
 }
 
 /// Content-Length is plain decimal digits: no sign, no `0x`, no spaces inside,

@@ -99,3 +99,51 @@ fn finding_4_the_last_bytes_before_a_half_close_are_served() {
         );
     }
 }
+
+/// Finding 5 (hardening matrix): the Host field and the authority of an
+/// absolute-form target were not validated, so `Host: evil.example/path?x`,
+/// `Host: user@evil.example` or `Host: a"<x>` reached the application as
+/// HTTP_HOST, the value PEP 3333's URL reconstruction (and every framework's
+/// absolute URLs, redirects and cache keys) is built from. RFC 9110 section
+/// 7.2: a Host with an invalid value MUST get 400; section 4.2.4: userinfo in
+/// an http(s) target is an error.
+#[test]
+fn finding_5_an_invalid_host_is_refused() {
+    let server = TestServer::start(kitchen_sink);
+    let head = |target: &str, host: &str| {
+        format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+    };
+    for host in [
+        "evil.example/path?x",
+        "user@evil.example",
+        "exa mple",
+        "a\"<x>",
+        "example.com:80:90",
+        "example.com:8o",
+        "[::1",
+        "ex\\ample",
+    ] {
+        let response = server.exchange(head("/", host).as_bytes());
+        assert_eq!(response.status, 400, "Host: {host}");
+    }
+    for target in [
+        "http://user@evil.example/",
+        "http://evil.example:80:90/",
+        "http://a\"b/",
+    ] {
+        let response = server.exchange(head(target, "good").as_bytes());
+        assert_eq!(response.status, 400, "{target}");
+    }
+    // What RFC 3986's uri-host and port allow is still served.
+    for host in [
+        "example.com",
+        "example.com:8080",
+        "127.0.0.1",
+        "[::1]:80",
+        "xn--bcher-kva.example",
+        "",
+    ] {
+        let response = server.exchange(head("/", host).as_bytes());
+        assert_eq!(response.status, 200, "Host: {host}");
+    }
+}
