@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=()
 need() { command -v "$1" >/dev/null 2>&1 || packages+=("$2"); }
+need openssl openssl            # a test certificate for nginx's HTTPS entry point (deploy_nginx.rs)
 need nginx nginx                # a real reverse proxy for the deployment tests (tests/tests/deploy_nginx.rs)
 need lighttpd lighttpd          # a real CGI host for the gateway matrix (tests/tests/gateway_matrix.rs)
 need chromium chromium          # a real browser for the todo page (tests/tests/todo_browser.rs)
