@@ -176,9 +176,16 @@ fn after_every_kind_of_client_fault_nothing_is_lost() {
             "round {round}: still accepting"
         );
     }
-    assert_eq!(settled(open_fds), fds, "file descriptors leaked");
-    assert_eq!(thread_count(), threads, "threads leaked");
-    let grown = rss_kib().saturating_sub(rss);
+    let (fds_after, threads_after, rss_after) = (settled(open_fds), thread_count(), rss_kib());
+    // The figures docs/reliability.md quotes (`-- --nocapture` shows them).
+    eprintln!(
+        "after two rounds, {} faulty clients: fds {fds} -> {fds_after}, threads {threads} -> {threads_after}, \
+         RSS {rss} -> {rss_after} KiB",
+        2 * (4 * PER_KIND + WORKERS + 1)
+    );
+    assert_eq!(fds_after, fds, "file descriptors leaked");
+    assert_eq!(threads_after, threads, "threads leaked");
+    let grown = rss_after.saturating_sub(rss);
     assert!(
         grown < 16 * 1024,
         "memory grew by {grown} KiB over two rounds"
