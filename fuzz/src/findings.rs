@@ -27,5 +27,9 @@ pub const LEADING_EMPTY_LINES_UNCOUNTED: bool = false;
 /// Finding 5: the Host field and the authority of an absolute-form target
 /// are not validated, so `Host: evil.example/path?x` or `user@evil.example`
 /// reach the application as HTTP_HOST. RFC 9110 sections 7.2 and 4.2.4 call
-/// for a 400.
-pub const HOST_VALUES_UNCHECKED: bool = true;
+/// for a 400. Fixed in the server (commit d9d5a00).
+pub const HOST_VALUES_UNCHECKED: bool = false;
+
+/// Finding 7: the server's Host check accepts `%` anywhere (`Host: a%zz`,
+/// `Host: %`), where RFC 3986 allows it only as `%HH`.
+pub const PERCENT_IN_HOST_UNCHECKED: bool = true;

@@ -295,7 +295,7 @@ fn is_reg_name(host: &[u8]) -> bool {
     let mut i = 0;
     while i < host.len() {
         let b = host[i];
-        if b == b'%' {
+        if b == b'%' && !crate::findings::PERCENT_IN_HOST_UNCHECKED {
             let hex = |j: usize| host.get(j).is_some_and(u8::is_ascii_hexdigit);
             if !(hex(i + 1) && hex(i + 2)) {
                 return false;
@@ -305,7 +305,9 @@ fn is_reg_name(host: &[u8]) -> bool {
         }
         let unreserved = b.is_ascii_alphanumeric() || b"-._~".contains(&b);
         let sub_delim = b"!$&'()*+,;=".contains(&b);
-        if !unreserved && !sub_delim {
+        // Reached only while finding 7 is open: a `%` taken as it is.
+        let lone_percent = b == b'%';
+        if !unreserved && !sub_delim && !lone_percent {
             return false;
         }
         i += 1;
