@@ -18,8 +18,8 @@ use gateway_spec::Input;
 use crate::environ_builder::{build_environ, RemoteAddr};
 use crate::error::RequestError;
 use crate::handler::Handler;
-use crate::request_body::{buffered_body, BodyEnd, BufferedBody, StreamedBody};
-use crate::request_head::{parse_head, Framing, RequestHead};
+use crate::request_body::{buffered_body, BodyEnd, BufferedBody, ChunkedProgress, StreamedBody};
+use crate::request_head::{parse_head_resuming, Framing, HeadScan, RequestHead};
 use crate::response_writer::{
     send_all, simple_response, Destination, Dialect, Exchange, ResponseWriter,
 };
@@ -84,6 +84,10 @@ struct ConnState {
     /// Whether a request was answered on this connection (it is then a
     /// kept-alive connection, not a fresh one).
     served_one: bool,
+    /// How far the head being received has been checked.
+    head_scan: HeadScan,
+    /// The decoding so far of a small chunked body being collected.
+    chunked: Option<ChunkedProgress>,
 }
 
 impl Conn {
@@ -442,7 +446,11 @@ impl Session<'_> {
             return Step::Incomplete;
         }
         self.state.awaiting_body = false;
-        let head = match parse_head(&worker.buf, &self.shared.limits) {
+        let head = match parse_head_resuming(
+            &worker.buf,
+            &self.shared.limits,
+            &mut self.state.head_scan,
+        ) {
             Ok(Some(head)) => head,
             Ok(None) => return Step::Incomplete,
             Err(err) => return self.refuse(&err, worker),
@@ -490,6 +498,7 @@ impl Session<'_> {
             after_head,
             config.buffered_body_max,
             config.max_body_bytes,
+            &mut self.state.chunked,
         )? {
             BufferedBody::Complete { body, used } => Ok(BodyPlan::Ready(ReadyBody {
                 input: Input::from_bytes(body),
@@ -602,6 +611,8 @@ impl Session<'_> {
         }
         self.state.continue_sent = false;
         self.state.served_one = true;
+        self.state.head_scan = HeadScan::default();
+        self.state.chunked = None;
         self.state.request_started = (!worker.buf.is_empty()).then(|| self.shared.now_ms());
         if keep_alive {
             Step::Served

@@ -212,12 +212,35 @@ pub(crate) enum BufferedBody {
     TooLargeToBuffer,
 }
 
+/// A chunked body being collected before the application runs: decoded a
+/// piece at a time as bytes arrive, so each byte is decoded once.
+#[derive(Debug)]
+pub(crate) struct ChunkedProgress {
+    decoder: ChunkedDecoder,
+    decoded: Vec<u8>,
+    /// Bytes after the head decoded so far.
+    used: usize,
+}
+
+impl ChunkedProgress {
+    pub(crate) fn new(max_body: u64) -> ChunkedProgress {
+        ChunkedProgress {
+            decoder: ChunkedDecoder::new(max_body),
+            decoded: Vec::new(),
+            used: 0,
+        }
+    }
+}
+
 /// Look at the bytes after a head and decide whether the body is all here.
+/// `progress` carries a chunked body's decoding from one call to the next
+/// (start each request with `None`).
 pub(crate) fn buffered_body(
     framing: Framing,
     after_head: &[u8],
     buffered_max: usize,
     max_body: u64,
+    progress: &mut Option<ChunkedProgress>,
 ) -> Result<BufferedBody, RequestError> {
     match framing {
         Framing::Empty => Ok(BufferedBody::Complete {
@@ -236,12 +259,19 @@ pub(crate) fn buffered_body(
             })
         }
         Framing::Chunked => {
-            let mut decoder = ChunkedDecoder::new(max_body);
-            let mut body = Vec::new();
-            let used = decoder.decode(after_head, &mut body)?;
-            Ok(if decoder.is_done() {
+            let chunked = progress.get_or_insert_with(|| ChunkedProgress::new(max_body));
+            let used = chunked
+                .decoder
+                .decode(&after_head[chunked.used..], &mut chunked.decoded)?;
+            chunked.used += used;
+            Ok(if chunked.decoder.is_done() {
+                let used = chunked.used;
+                let body = std::mem::take(&mut chunked.decoded);
+                *progress = None;
                 BufferedBody::Complete { body, used }
             } else if after_head.len() > buffered_max {
+                // Streaming starts over from the raw bytes with its own decoder.
+                *progress = None;
                 BufferedBody::TooLargeToBuffer
             } else {
                 BufferedBody::Incomplete
@@ -520,21 +550,21 @@ mod tests {
     #[test]
     fn buffered_body_decisions() {
         assert!(matches!(
-            buffered_body(Framing::Length(3), b"ab", 10, 100).unwrap(),
+            buffered_body(Framing::Length(3), b"ab", 10, 100, &mut None).unwrap(),
             BufferedBody::Incomplete
         ));
         assert!(matches!(
-            buffered_body(Framing::Length(30), b"ab", 10, 100).unwrap(),
+            buffered_body(Framing::Length(30), b"ab", 10, 100, &mut None).unwrap(),
             BufferedBody::TooLargeToBuffer
         ));
-        match buffered_body(Framing::Length(2), b"abGET", 10, 100).unwrap() {
+        match buffered_body(Framing::Length(2), b"abGET", 10, 100, &mut None).unwrap() {
             BufferedBody::Complete { body, used } => {
                 assert_eq!((body.as_slice(), used), (&b"ab"[..], 2))
             }
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            buffered_body(Framing::Chunked, b"3\r\nab", 10, 100).unwrap(),
+            buffered_body(Framing::Chunked, b"3\r\nab", 10, 100, &mut None).unwrap(),
             BufferedBody::Incomplete
         ));
     }

@@ -98,22 +98,48 @@ impl std::fmt::Display for RequestLine<'_> {
     }
 }
 
+/// How far an incomplete head has been checked, so bytes that arrive one at
+/// a time are each scanned once, not once per arrival (a byte-at-a-time
+/// client would otherwise cost the server quadratic work).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct HeadScan {
+    /// Empty lines skipped before the request line when this scan began.
+    skipped: usize,
+    /// Bytes after those already found free of bare CR/LF and of the end.
+    checked: usize,
+    /// Where the request line ends, once seen.
+    line_end: Option<usize>,
+}
+
 /// Parse the head at the start of `buf`: `Ok(None)` while it is incomplete.
 pub(crate) fn parse_head<'b>(
     buf: &'b [u8],
     limits: &HeadLimits,
 ) -> Result<Option<RequestHead<'b>>, RequestError> {
-    // RFC 9112 section 2.2: ignore empty lines before the request line, but
-    // count them against the head limit, or they could be sent forever.
-    let skipped = leading_empty_lines(buf);
-    if skipped >= limits.max_header_bytes {
-        return Err(RequestError::HeadersTooLarge);
+    parse_head_resuming(buf, limits, &mut HeadScan::default())
+}
+
+/// [`parse_head`] for a head that arrives in pieces: `scan` remembers what
+/// earlier calls checked (start each request with a fresh one).
+pub(crate) fn parse_head_resuming<'b>(
+    buf: &'b [u8],
+    limits: &HeadLimits,
+    scan: &mut HeadScan,
+) -> Result<Option<RequestHead<'b>>, RequestError> {
+    // RFC 9112 section 2.2: ignore a few empty lines before the request
+    // line; more than that is not a client being lenient.
+    let skipped = leading_empty_lines(buf)?;
+    if skipped != scan.skipped {
+        *scan = HeadScan {
+            skipped,
+            ..HeadScan::default()
+        };
     }
     let limits = &HeadLimits {
-        max_header_bytes: limits.max_header_bytes - skipped,
+        max_header_bytes: limits.max_header_bytes.saturating_sub(skipped),
         ..*limits
     };
-    let Some(end) = find_head_end(&buf[skipped..], limits)? else {
+    let Some(end) = find_head_end(&buf[skipped..], limits, scan)? else {
         return Ok(None);
     };
     let head_bytes = &buf[skipped..skipped + end];
@@ -150,24 +176,47 @@ fn parse_fields<'b>(
     build_head(request, len, limits)
 }
 
-fn leading_empty_lines(buf: &[u8]) -> usize {
+/// Most empty lines accepted before a request line.
+const MAX_EMPTY_LINES: usize = 8;
+
+fn leading_empty_lines(buf: &[u8]) -> Result<usize, RequestError> {
     let mut at = 0;
     while buf[at..].starts_with(b"\r\n") {
         at += 2;
+        if at > 2 * MAX_EMPTY_LINES {
+            return Err(RequestError::BadRequest(
+                "too many empty lines before the request line",
+            ));
+        }
     }
-    at
+    Ok(at)
 }
 
 /// Find the end of the head (after its blank line), enforcing the size limits
-/// and refusing bare CR or LF as line endings.
-fn find_head_end(buf: &[u8], limits: &HeadLimits) -> Result<Option<usize>, RequestError> {
-    let end = find(buf, b"\r\n\r\n").map(|at| at + 4);
+/// and refusing bare CR or LF as line endings. Resumes where `scan` stopped.
+fn find_head_end(
+    buf: &[u8],
+    limits: &HeadLimits,
+    scan: &mut HeadScan,
+) -> Result<Option<usize>, RequestError> {
+    // Step back over bytes whose meaning depends on what came after them.
+    let from = scan.checked.min(buf.len());
+    let search = from.saturating_sub(3);
+    let end = find(&buf[search..], b"\r\n\r\n").map(|at| search + at + 4);
     // Only the head is checked: what follows it is body bytes, or the next request.
-    check_line_endings(&buf[..end.unwrap_or(buf.len())])?;
-    let line_len = find(buf, b"\r\n").unwrap_or(buf.len());
+    let recheck = from.saturating_sub(1);
+    let previous = recheck.checked_sub(1).map(|at| buf[at]);
+    check_line_endings(&buf[recheck..end.unwrap_or(buf.len())], previous)?;
+    if scan.line_end.is_none() {
+        scan.line_end = find(&buf[recheck..], b"\r\n").map(|at| recheck + at);
+    }
+    let line_len = scan.line_end.unwrap_or(buf.len());
     if line_len > limits.max_request_line {
         return Err(RequestError::RequestLineTooLong);
     }
+    // Next time, resume at the end of what was checked; a head found
+    // complete is found again from just before its blank line.
+    scan.checked = end.map_or(buf.len(), |end| end - 4);
     match end {
         Some(end) if end <= limits.max_header_bytes => Ok(Some(end)),
         Some(_) => Err(RequestError::HeadersTooLarge),
@@ -178,11 +227,12 @@ fn find_head_end(buf: &[u8], limits: &HeadLimits) -> Result<Option<usize>, Reque
 
 /// waitress CVE-2019-16785 / Puma CVE-2021-41136: a lone LF (or CR) read as
 /// a line end by one parser and not another lets a request hide inside
-/// another. Only CRLF ends a line here.
-fn check_line_endings(head: &[u8]) -> Result<(), RequestError> {
+/// another. Only CRLF ends a line here. `previous` is the byte before `head`.
+fn check_line_endings(head: &[u8], previous: Option<u8>) -> Result<(), RequestError> {
     for (i, &byte) in head.iter().enumerate() {
+        let before = if i == 0 { previous } else { Some(head[i - 1]) };
         match byte {
-            b'\n' if i == 0 || head[i - 1] != b'\r' => {
+            b'\n' if before != Some(b'\r') => {
                 return Err(RequestError::BadRequest(
                     "bare LF in request head: lines must end with CRLF",
                 ))
@@ -476,15 +526,24 @@ fn is_valid_authority(value: &[u8]) -> bool {
             None => (value, &value[value.len()..]),
         },
     };
-    let host_ok = host
-        .iter()
-        .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b));
+    let host_ok = valid_escapes(host)
+        && host
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b));
     let port_ok = match port.split_first() {
         None => true,
         Some((b':', digits)) => digits.iter().all(u8::is_ascii_digit),
         Some(_) => false,
     };
     host_ok && port_ok
+}
+
+/// Every `%` starts a `%HH` escape (RFC 3986 pct-encoded).
+fn valid_escapes(text: &[u8]) -> bool {
+    text.iter().enumerate().all(|(i, &b)| {
+        b != b'%'
+            || matches!(text.get(i + 1..i + 3), Some([h, l]) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit())
+    })
 }
 
 /// Content-Length is plain decimal digits: no sign, no `0x`, no spaces inside,
@@ -586,6 +645,42 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(head.framing, Framing::Length(3));
+    }
+
+    #[test]
+    fn a_head_fed_a_byte_at_a_time_parses_as_when_whole() {
+        let raw = b"\r\nPOST /p?q HTTP/1.1\r\nHost: h\r\nX: a\r\nContent-Length: 2\r\n\r\nhi";
+        let whole = parse_head(raw, &LIMITS).unwrap().unwrap();
+        let mut scan = HeadScan::default();
+        let mut found = None;
+        for n in 1..=raw.len() {
+            if let Some(head) = parse_head_resuming(&raw[..n], &LIMITS, &mut scan).unwrap() {
+                found = Some((n, head.len, head.framing, head.headers.len()));
+                break;
+            }
+        }
+        assert_eq!(
+            found,
+            Some((whole.len, whole.len, whole.framing, whole.headers.len()))
+        );
+        // Found again, as the connection does while the body arrives.
+        assert!(parse_head_resuming(raw, &LIMITS, &mut scan)
+            .unwrap()
+            .is_some());
+    }
+
+    #[test]
+    fn bare_line_endings_are_found_when_fed_piecewise() {
+        for raw in [
+            &b"GET / HTTP/1.1\r\nHost: h\nX: y\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n",
+            b"GET / HTTP/1.1\nHost: h\r\n\r\n",
+        ] {
+            let mut scan = HeadScan::default();
+            let refused = (1..=raw.len())
+                .any(|n| parse_head_resuming(&raw[..n], &LIMITS, &mut scan).is_err());
+            assert!(refused, "{:?}", String::from_utf8_lossy(raw));
+        }
     }
 
     #[test]

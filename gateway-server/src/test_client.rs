@@ -111,6 +111,7 @@ impl TestClient {
             &raw[head.len..],
             usize::MAX,
             config.max_body_bytes,
+            &mut None,
         ) {
             Ok(BufferedBody::Complete { body, .. }) => body,
             Ok(_) => return refuse("400 Bad Request", out),

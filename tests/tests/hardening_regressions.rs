@@ -147,3 +147,15 @@ fn finding_5_an_invalid_host_is_refused() {
         assert_eq!(response.status, 200, "Host: {host}");
     }
 }
+
+/// Finding 7 (fuzz reference, after the fix of finding 5): the Host check
+/// takes `%` as an ordinary character, so `Host: a%zz` or `Host: %` still
+/// reach the application; RFC 3986 allows `%` in a host only as `%HH`.
+#[test]
+fn finding_7_a_percent_in_host_must_be_an_escape() {
+    let server = TestServer::start(kitchen_sink);
+    for (host, want) in [("a%zz", 400), ("%", 400), ("a%2", 400), ("a%2Fb", 200)] {
+        let raw = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        assert_eq!(server.exchange(raw.as_bytes()).status, want, "Host: {host}");
+    }
+}
