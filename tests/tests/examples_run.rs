@@ -83,3 +83,20 @@ fn echo_answers_each_of_its_routes() {
     assert_eq!(json["url_scheme"], "http");
     assert!(json.get("wsgi.input").is_none());
 }
+
+#[test]
+fn mix_serves_each_app_kind_over_http() {
+    for kind in ["raw", "framework", "wrapped"] {
+        let mix = ExampleProcess::start("mix", &["--server", "http", "--app", kind]);
+        let text = ureq::get(&mix.url("/hello?name=Mix"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        assert_eq!(text, "Hello, Mix!", "{kind}");
+        match ureq::get(&mix.url("/nowhere")).call() {
+            Err(ureq::Error::Status(404, _)) => {}
+            other => panic!("{kind}: expected 404, got {other:?}"),
+        }
+    }
+}
