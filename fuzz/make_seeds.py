@@ -101,6 +101,12 @@ ENVIRON = [  # target, then header lines, separated by \n
 ]
 
 
+def connection(name, stream):
+    """The connection target's input: piece lengths first (none: whole)."""
+    write("connection", name, b"\x00" + stream)
+    write("connection", name + "-split", b"\x03\x07\x01\x11" + stream)
+
+
 def write(target, name, data):
     folder = os.path.join(HERE, "seeds", target)
     os.makedirs(folder, exist_ok=True)
@@ -112,14 +118,14 @@ def write(target, name, data):
 def main():
     for i, raw in enumerate(REQUESTS):
         write("request_head", f"req{i:02}", raw)
-        write("connection", f"req{i:02}", raw)
+        connection(f"req{i:02}", raw)
     pipelined = b"".join(r for r in REQUESTS[:5])
-    write("connection", "pipelined", pipelined)
+    connection("pipelined", pipelined)
     for i, body in enumerate(CHUNKED):
         write("body_framing", f"chunked{i:02}", b"\x00\x00" + body)
         write("body_framing", f"chunked{i:02}-split", b"\x00\x03\x01\x02\x05" + body)
-        write("connection", f"chunked{i:02}",
-              b"POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+        connection(f"chunked{i:02}",
+                   b"POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
     for i, value in enumerate(CONTENT_LENGTHS):
         write("body_framing", f"length{i:02}", b"\x01" + value)
     for i, rest in enumerate(ENVIRON):

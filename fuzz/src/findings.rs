@@ -21,7 +21,8 @@ pub const REPEATED_CONTENT_TYPE_ACCEPTED: bool = false;
 
 /// Finding 3: empty lines before the request line are skipped without
 /// counting against the head-size limit, so they are buffered without bound.
-/// Fixed in the server (commit 30abcc9).
+/// Fixed in the server (commits 30abcc9 and 2bd2f6a: at most 8 are skipped,
+/// more get 400).
 pub const LEADING_EMPTY_LINES_UNCOUNTED: bool = false;
 
 /// Finding 5: the Host field and the authority of an absolute-form target
@@ -31,5 +32,6 @@ pub const LEADING_EMPTY_LINES_UNCOUNTED: bool = false;
 pub const HOST_VALUES_UNCHECKED: bool = false;
 
 /// Finding 7: the server's Host check accepts `%` anywhere (`Host: a%zz`,
-/// `Host: %`), where RFC 3986 allows it only as `%HH`.
-pub const PERCENT_IN_HOST_UNCHECKED: bool = true;
+/// `Host: %`), where RFC 3986 allows it only as `%HH`. Fixed in the server
+/// (commit 2bd2f6a).
+pub const PERCENT_IN_HOST_UNCHECKED: bool = false;

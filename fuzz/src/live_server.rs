@@ -48,12 +48,13 @@ pub fn server_path() -> &'static PathBuf {
     })
 }
 
-/// Send `input` on a new connection, half-close, and return every byte
-/// the server wrote until it closed.
+/// Send `input` on a new connection in `pieces` (with a short pause
+/// between them, so the server tends to read each on its own), half-close,
+/// and return every byte the server wrote until it closed.
 ///
 /// # Errors
 /// When the server neither answers nor closes within [`EXCHANGE_TIMEOUT`].
-pub fn exchange(input: &[u8]) -> Result<Vec<u8>, String> {
+pub fn exchange(pieces: &[&[u8]]) -> Result<Vec<u8>, String> {
     let mut stream = UnixStream::connect(server_path()).map_err(|e| format!("connect: {e}"))?;
     stream
         .set_read_timeout(Some(EXCHANGE_TIMEOUT))
@@ -63,7 +64,14 @@ pub fn exchange(input: &[u8]) -> Result<Vec<u8>, String> {
         .map_err(|e| e.to_string())?;
     // The server may refuse early and stop reading: a failed write is fine,
     // what it answered is still there to read.
-    let _ = stream.write_all(input);
+    for (i, piece) in pieces.iter().enumerate() {
+        if i > 0 {
+            pause();
+        }
+        if stream.write_all(piece).is_err() {
+            break;
+        }
+    }
     let _ = stream.shutdown(Shutdown::Write);
     let mut out = Vec::new();
     let mut buf = [0u8; 16 * 1024];
@@ -77,5 +85,14 @@ pub fn exchange(input: &[u8]) -> Result<Vec<u8>, String> {
             Err(e) if e.kind() == ErrorKind::ConnectionReset => return Ok(out),
             Err(e) => return Err(format!("no end of stream: {e} after {} bytes", out.len())),
         }
+    }
+}
+
+/// About 20 microseconds, spun: long enough for the server's worker to read
+/// what has arrived, far shorter than a sleep's granularity.
+fn pause() {
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_micros(20) {
+        std::hint::spin_loop();
     }
 }

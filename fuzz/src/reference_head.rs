@@ -56,7 +56,9 @@ pub enum Verdict {
 
 /// Read the head at the start of `buf`.
 pub fn read_head(buf: &[u8]) -> Verdict {
-    let skipped = leading_empty_lines(buf);
+    let Some(skipped) = leading_empty_lines(buf) else {
+        return Verdict::Reject("too many empty lines before the request line");
+    };
     let rest = &buf[skipped..];
     // What counts against the head limit: the empty lines too, unless the
     // server's current behaviour (finding 3) is mirrored.
@@ -104,12 +106,21 @@ fn incomplete_verdict(rest: &[u8], counted: usize) -> Verdict {
     Verdict::Incomplete
 }
 
-fn leading_empty_lines(buf: &[u8]) -> usize {
-    let mut at = 0;
-    while buf.len() >= at + 2 && &buf[at..at + 2] == b"\r\n" {
-        at += 2;
+/// Most empty lines accepted before a request line (the server's policy
+/// since finding 3: a few are a lenient client, more are not).
+const MAX_EMPTY_LINES: usize = 8;
+
+/// Bytes of empty lines before the request line, `None` when there are
+/// too many.
+fn leading_empty_lines(buf: &[u8]) -> Option<usize> {
+    let mut lines = 0;
+    while buf.len() >= 2 * lines + 2 && &buf[2 * lines..2 * lines + 2] == b"\r\n" {
+        lines += 1;
+        if lines > MAX_EMPTY_LINES && !crate::findings::LEADING_EMPTY_LINES_UNCOUNTED {
+            return None;
+        }
     }
-    at
+    Some(2 * lines)
 }
 
 /// Only CRLF ends a line; a CR as the very last byte may still get its LF.
