@@ -327,8 +327,7 @@ fn validate_header(name: &str, value: &str) -> Result<(), StartResponseError> {
             name: name.to_owned(),
         });
     }
-    let allowed = |c: char| c == '\t' || (!c.is_control() && (c as u32) <= 0xFF);
-    if !value.chars().all(allowed) {
+    if !is_valid_value(value) {
         return Err(StartResponseError::InvalidHeaderValue {
             name: name.to_owned(),
         });
@@ -338,7 +337,20 @@ fn validate_header(name: &str, value: &str) -> Result<(), StartResponseError> {
 
 /// Whether `byte` may appear in an HTTP token (RFC 9110, section 5.6.2).
 pub fn is_token_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
+    matches!(byte, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+}
+
+/// No control characters but tab, and nothing above U+00FF (PEP 3333's
+/// Latin-1 rule). Checked a byte at a time: the common all-ASCII value never
+/// needs decoding.
+fn is_valid_value(value: &str) -> bool {
+    let clean_ascii = |b: &u8| *b == b'\t' || (0x20..0x7f).contains(b);
+    if value.is_ascii() {
+        return value.as_bytes().iter().all(clean_ascii);
+    }
+    value
+        .chars()
+        .all(|c| c == '\t' || (!c.is_control() && (c as u32) <= 0xFF))
 }
 
 /// Whether `name` is a hop-by-hop header (RFC 2616 section 13.5.1, as PEP 3333
