@@ -1,0 +1,5 @@
+//! This project's server: `gateway --port P [--app raw|framework] [--workers N] [--inline]`.
+
+fn main() -> std::io::Result<()> {
+    bench::gateway_apps::serve_from_args()
+}
