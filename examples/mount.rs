@@ -27,26 +27,6 @@ use middleware::{
     AccessLogLayer, ApplicationExt, CompressionLayer, MountLayer, RequestIdLayer, StaticFilesLayer,
 };
 
-/// wsgiref's `demo_app`, as in the `demo` example. It is copied rather
-/// than shared because each example is its own program, and the
-/// `examples` library holds only what every example needs.
-fn demo_app(environ: Environ, start_response: StartResponse) -> Result<Body, AppError> {
-    let mut out = String::from("Hello world!\n\n");
-    for (key, value) in environ.sorted_vars() {
-        out.push_str(&format!("{key} = {value:?}\n"));
-    }
-    out.push_str(&format!(
-        "wsgi.url_scheme = {:?}\n",
-        environ.url_scheme.as_str()
-    ));
-    out.push_str(&format!("wsgi.multithread = {}\n", environ.multithread));
-    start_response.call(
-        "200 OK",
-        vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
-    )?;
-    Ok(Body::from(out))
-}
-
 /// What no mount takes: the home page at `/`, and 404 for anything else.
 fn home(environ: Environ, start_response: StartResponse) -> Result<Body, AppError> {
     if !matches!(environ.path_info(), "" | "/") {
@@ -97,7 +77,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .wrap(
             MountLayer::new()
                 .at("/todo", todo)
-                .at("/demo", demo_app)
+                .at("/demo", examples::apps::demo_app)
                 .at("/static", files),
         )
         .wrap(CompressionLayer::default())

@@ -56,6 +56,26 @@ impl AppKind {
 
 const TEXT: &str = "text/plain; charset=utf-8";
 
+/// wsgiref's `demo_app`, line for line: a greeting, then `key = 'value'`
+/// for every variable of the environ, sorted by key. Served by the `demo`
+/// example, and under `/demo` by `mount`.
+pub fn demo_app(environ: Environ, start_response: StartResponse) -> Result<Body, AppError> {
+    let mut out = String::from("Hello world!\n\n");
+    for (key, value) in environ.sorted_vars() {
+        out.push_str(&format!("{key} = {value:?}\n"));
+    }
+    out.push_str(&format!(
+        "wsgi.url_scheme = {:?}\n",
+        environ.url_scheme.as_str()
+    ));
+    out.push_str(&format!("wsgi.multithread = {}\n", environ.multithread));
+    start_response.call(
+        "200 OK",
+        vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
+    )?;
+    Ok(Body::from(out))
+}
+
 /// The raw kind: routing by hand over the environ.
 pub fn raw_app(mut environ: Environ, start_response: StartResponse) -> Result<Body, AppError> {
     let method = environ.request_method().to_owned();
