@@ -34,6 +34,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ "$quick" = 1 ] && [ "$out" = "$here/results" ] && out="$here/results/quick"
+mkdir -p "$out" && out="$(cd "$out" && pwd)"  # absolute: the harness runs from harness/
 servers=""
 for ((i = 0; i < ${#bench_args[@]}; i++)); do
   [ "${bench_args[$i]}" = --servers ] && servers="${bench_args[$((i + 1))]}"
