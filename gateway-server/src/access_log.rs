@@ -24,6 +24,17 @@ impl AccessLog {
         status: u16,
         bytes: u64,
     ) {
+        // Formatting costs more than the check: skip it all when nobody listens.
+        let heard = match &self.target {
+            AccessLogTarget::Off => false,
+            AccessLogTarget::Log => {
+                log::log_enabled!(target: "gateway_server::access", log::Level::Info)
+            }
+            AccessLogTarget::Writer(_) => true,
+        };
+        if !heard {
+            return;
+        }
         let host = remote.addr.as_deref().unwrap_or("-");
         let bytes = if bytes == 0 {
             "-".to_owned()
@@ -33,10 +44,7 @@ impl AccessLog {
         match &self.target {
             AccessLogTarget::Off => {}
             AccessLogTarget::Log => {
-                // Formatting costs more than the check: skip it when nobody listens.
-                if log::log_enabled!(target: "gateway_server::access", log::Level::Info) {
-                    log::info!(target: "gateway_server::access", "{host} - - [{time}] \"{request_line}\" {status} {bytes}");
-                }
+                log::info!(target: "gateway_server::access", "{host} - - [{time}] \"{request_line}\" {status} {bytes}");
             }
             AccessLogTarget::Writer(writer) => {
                 let line = format!("{host} - - [{time}] \"{request_line}\" {status} {bytes}\n");
