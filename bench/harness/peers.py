@@ -44,6 +44,11 @@ _ARGV = {
     "gateway-framework": _rust("gateway", "--app", "framework"),
     "gateway-inline": _rust("gateway", "--app", "raw", "--inline"),
     "hyper": _rust("hyper"),
+    # An earlier build of the same binary, for before/after comparisons.
+    "gateway-baseline": lambda port: [os.environ.get("GATEWAY_BASELINE", "gateway-baseline"),
+                                      "--port", str(port), "--app", "raw"],
+    "gateway-framework-baseline": lambda port: [os.environ.get("GATEWAY_BASELINE", "gateway-baseline"),
+                                                "--port", str(port), "--app", "framework"],
     "axum": _rust("axum"),
     "actix-web": _rust("actix"),
     "tiny_http": _rust("tiny_http"),
@@ -77,6 +82,11 @@ EXTRA_PEERS = [
     Peer("gateway-inline", "this project",
          "gateway-server with `ServerConfig::inline_app = true` (the raw app runs on the poller thread, "
          "no worker pool handoff; only for apps that never block)"),
+    Peer("gateway-baseline", "this project",
+         "an earlier build of the `gateway` binary, at the path in $GATEWAY_BASELINE "
+         "(copy bench/target/release/gateway aside before a change), raw app"),
+    Peer("gateway-framework-baseline", "this project",
+         "the same earlier build, framework app + middleware"),
 ]
 BY_NAME = {peer.name: peer for peer in PEERS + EXTRA_PEERS}
 

@@ -85,6 +85,7 @@ pub fn run_cgi_with(
         version,
         is_head,
         keep_alive: false,
+        stopping: None,
         write_timeout: std::time::Duration::from_secs(60),
         date: "",
         server_name: "",

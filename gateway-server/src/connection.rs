@@ -407,6 +407,11 @@ impl Session<'_> {
             // expect that and retry), but a fresh one whose first request is
             // on its way waits for it, within its header timeout.
             if shared.is_shutting_down() && self.state.served_one {
+                // A request sent just before the shutdown (while the answer
+                // above was being written) is read and answered, not dropped.
+                if matches!(self.read_more(worker), Ok(Some(_))) {
+                    return false;
+                }
                 self.conn.close(shared);
                 return true;
             }
@@ -568,6 +573,7 @@ impl Session<'_> {
             version: head.version,
             is_head: head.method == "HEAD",
             keep_alive: head.keep_alive && config.keep_alive && !shared.is_shutting_down(),
+            stopping: Some(shared.shutdown_flag()),
             write_timeout: config.write_timeout,
             date: clock.date(),
             server_name: &config.server_name,

@@ -23,7 +23,7 @@ use crate::environ_builder::RemoteAddr;
 use crate::http_date::Clock;
 use crate::response_writer::{simple_response, write_nonblocking};
 use crate::server::{Shared, WorkerState};
-use crate::socket::{Listener, Peer, Stream};
+use crate::socket::{Acceptor, Listener, Peer, Stream};
 use crate::worker_pool::WorkerPool;
 
 pub(crate) const WAKER: Token = Token(usize::MAX - 1);
@@ -36,7 +36,7 @@ const SWEEP_EVERY: Duration = Duration::from_millis(250);
 /// The event loop and everything it owns.
 pub(crate) struct Poller {
     poll: Poll,
-    listener: Option<Listener>,
+    listener: Option<Acceptor>,
     conns: Slab,
     shared: Arc<Shared>,
     closed: Receiver<usize>,
@@ -76,7 +76,7 @@ impl Poller {
         )?;
         Ok(Poller {
             poll,
-            listener: Some(listener),
+            listener: Some(listener.into_acceptor()),
             conns: Slab::default(),
             shared,
             closed,
@@ -149,9 +149,6 @@ impl Poller {
         if self.conns.len() >= self.shared.config.max_connections {
             self.warn_overload("connection limit reached", "max_connections");
             return self.turn_away(&stream);
-        }
-        if stream.set_nonblocking(true).is_err() {
-            return;
         }
         let remote = match peer {
             Peer::Tcp(addr) => RemoteAddr {
@@ -288,7 +285,14 @@ impl Poller {
     }
 
     fn remove(&mut self, token: usize) {
-        if let Some(conn) = self.conns.remove(token) {
+        let Some(conn) = self.conns.remove(token) else {
+            return;
+        };
+        // Usually this is the last owner: dropping it closes the socket,
+        // which also takes it out of the epoll set, so two syscalls per
+        // connection are saved. A worker still holding it (a shutdown) must
+        // see it closed now, though.
+        if Arc::strong_count(&conn) > 1 {
             let _ = self
                 .poll
                 .registry()

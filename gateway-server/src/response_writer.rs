@@ -3,6 +3,7 @@
 //! decides *how*. Last stage: back to `connection.rs`.
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use gateway_spec::{Headers, HeadersExt};
@@ -61,6 +62,9 @@ pub(crate) struct Exchange<'a> {
     pub(crate) is_head: bool,
     /// Whether the connection may stay open after this response.
     pub(crate) keep_alive: bool,
+    /// The server's shutdown flag, if it has one: a shutdown that begins
+    /// while the application runs still turns this answer into the last.
+    pub(crate) stopping: Option<&'a AtomicBool>,
     pub(crate) write_timeout: Duration,
     pub(crate) date: &'a str,
     pub(crate) server_name: &'a str,
@@ -170,7 +174,11 @@ impl<'a> ResponseWriter<'a> {
             .exchange
             .streamed
             .is_some_and(|b| !b.can_keep_alive(self.exchange.max_drain));
-        if framing == OutFraming::UntilClose || body_unfinished {
+        let stopping = self
+            .exchange
+            .stopping
+            .is_some_and(|flag| flag.load(Ordering::Acquire));
+        if framing == OutFraming::UntilClose || body_unfinished || stopping {
             self.exchange.keep_alive = false;
         }
         if self.exchange.dialect == Dialect::Cgi {
@@ -195,7 +203,7 @@ impl<'a> ResponseWriter<'a> {
         }
         match framing {
             OutFraming::Length(n) if !headers.has_header("content-length") => {
-                push_header(out, "Content-Length", itoa(n).as_str());
+                push_content_length(out, n);
             }
             OutFraming::Chunked => push_header(out, "Transfer-Encoding", "chunked"),
             _ => {}
@@ -220,7 +228,7 @@ impl<'a> ResponseWriter<'a> {
         }
         if let OutFraming::Length(n) = framing {
             if !headers.has_header("content-length") {
-                push_header(out, "Content-Length", itoa(n).as_str());
+                push_content_length(out, n);
             }
         }
         out.extend_from_slice(b"\r\n");
@@ -392,8 +400,13 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
     out.extend_from_slice(b"\r\n");
 }
 
-fn itoa(n: u64) -> String {
-    n.to_string()
+/// `Content-Length: n`, the number written straight into the buffer (no
+/// string allocated per response).
+fn push_content_length(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(b"Content-Length: ");
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "{n}");
+    out.extend_from_slice(b"\r\n");
 }
 
 /// A complete response the server writes on its own (a refused request, an

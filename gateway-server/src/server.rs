@@ -264,6 +264,11 @@ impl Shared {
         self.shutting_down.load(Ordering::Acquire)
     }
 
+    /// The flag itself, for a response writer to look at as late as it can.
+    pub(crate) fn shutdown_flag(&self) -> &AtomicBool {
+        &self.shutting_down
+    }
+
     pub(crate) fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::Release);
         self.wake_poller();

@@ -123,19 +123,49 @@ impl Listener {
         }
     }
 
-    /// Accept one connection, or `WouldBlock` when none is waiting.
+    /// The listener as the poller uses it: one that hands out sockets
+    /// already non-blocking.
+    pub(crate) fn into_acceptor(self) -> Acceptor {
+        match self {
+            Listener::Tcp(l) => Acceptor::Tcp(mio::net::TcpListener::from_std(l)),
+            Listener::Unix(l, _) => Acceptor::Unix(mio::net::UnixListener::from_std(l)),
+        }
+    }
+}
+
+/// A listening socket that accepts with `accept4(SOCK_NONBLOCK)` (mio's
+/// accept), so a new connection costs no separate `ioctl(FIONBIO)`.
+#[derive(Debug)]
+pub(crate) enum Acceptor {
+    Tcp(mio::net::TcpListener),
+    Unix(mio::net::UnixListener),
+}
+
+impl Acceptor {
+    /// Accept one connection, or `WouldBlock` when none is waiting. The
+    /// stream is non-blocking.
     pub(crate) fn accept(&self) -> io::Result<(Stream, Peer)> {
         match self {
-            Listener::Tcp(l) => {
+            Acceptor::Tcp(l) => {
                 let (stream, addr) = l.accept()?;
+                let stream = TcpStream::from(stream);
                 // Small responses must leave at once, not wait for Nagle.
                 stream.set_nodelay(true)?;
                 Ok((Stream::Tcp(stream), Peer::Tcp(addr)))
             }
-            Listener::Unix(l, _) => {
+            Acceptor::Unix(l) => {
                 let (stream, _) = l.accept()?;
-                Ok((Stream::Unix(stream), Peer::Unix))
+                Ok((Stream::Unix(UnixStream::from(stream)), Peer::Unix))
             }
+        }
+    }
+}
+
+impl AsRawFd for Acceptor {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Acceptor::Tcp(l) => l.as_raw_fd(),
+            Acceptor::Unix(l) => l.as_raw_fd(),
         }
     }
 }

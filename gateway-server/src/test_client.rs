@@ -140,6 +140,7 @@ impl TestClient {
             version: head.version,
             is_head: head.method == "HEAD",
             keep_alive: head.keep_alive,
+            stopping: None,
             write_timeout: config.write_timeout,
             date: clock.date(),
             server_name: &config.server_name,

@@ -162,7 +162,22 @@ impl Errors {
 
 impl Default for Errors {
     fn default() -> Errors {
-        Errors::new(io::stderr())
+        // A zero-sized writer: boxing it allocates nothing, and every
+        // environ starts with this default before a server replaces it.
+        Errors::new(StandardError)
+    }
+}
+
+/// The process's standard error, looked up on each write.
+struct StandardError;
+
+impl Write for StandardError {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        io::stderr().write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
     }
 }
 

@@ -4,9 +4,12 @@
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use gateway_spec::{header_key, AppError, Application, Body, Environ, HeadersExt, StartResponse};
+use gateway_spec::{
+    header_key, AppError, Application, Body, Environ, HeadersExt, StartResponse, Text,
+};
 
 use crate::layer::Layer;
 
@@ -64,12 +67,26 @@ impl RequestIdValue {
 pub struct RequestId<A> {
     inner: A,
     layer: RequestIdLayer,
+    /// The header's name, shared with each request's response hook.
+    header: Arc<str>,
+    /// Its environ key (`HTTP_X_REQUEST_ID`), worked out once.
+    key: Text,
 }
 
 impl<A: Application> RequestId<A> {
     /// Give every request to `inner` an id.
     pub fn new(inner: A, layer: RequestIdLayer) -> RequestId<A> {
-        RequestId { inner, layer }
+        let key = if layer.header.eq_ignore_ascii_case("x-request-id") {
+            Text::Borrowed("HTTP_X_REQUEST_ID") // the default costs nothing per request
+        } else {
+            Text::Owned(header_key(&layer.header))
+        };
+        RequestId {
+            header: layer.header.as_str().into(),
+            key,
+            inner,
+            layer,
+        }
     }
 
     /// The wrapped application.
@@ -103,21 +120,28 @@ fn new_id() -> String {
     let keys = RandomState::new();
     let high = keys.hash_one((count, nanos, 1u8));
     let low = keys.hash_one((count, nanos, 2u8));
-    format!("{high:016x}{low:016x}")
+    let mut id = String::with_capacity(32);
+    for half in [high, low] {
+        for shift in (0..16).rev() {
+            let digit = (half >> (shift * 4)) & 0xf;
+            // A nibble is always a hex digit.
+            id.push(char::from_digit(digit as u32, 16).unwrap_or('0'));
+        }
+    }
+    id
 }
 
 impl<A: Application> Application for RequestId<A> {
     fn call(&self, mut environ: Environ, start_response: StartResponse) -> Result<Body, AppError> {
-        let key = header_key(&self.layer.header);
-        let incoming = environ.get(&key).filter(|id| is_valid_id(id));
+        let incoming = environ.get(&self.key).filter(|id| is_valid_id(id));
         let id = match incoming {
             Some(id) if self.layer.trust_incoming => id.to_owned(),
             _ => new_id(),
         };
-        environ.set(key, id.clone());
+        environ.set(self.key.clone(), id.clone());
         environ.extensions.insert(RequestIdValue(id.clone()));
 
-        let header = self.layer.header.clone();
+        let header = Arc::clone(&self.header);
         let outer = start_response;
         let start_response = StartResponse::wrap(move |status, mut headers, exc_info| {
             headers.set_header(&header, id.clone());

@@ -146,8 +146,21 @@ fn shutdown_finishes_requests_in_flight() {
 }
 
 #[test]
-fn shutdown_answers_a_request_that_was_already_sent() {
-    let server = TestServer::start(kitchen_sink);
+fn shutdown_answers_a_request_that_was_already_received() {
+    // The app says when it has the request, so the shutdown comes while the
+    // server is on it (a request still in flight on the wire may meet a
+    // closing keep-alive connection; RFC 9112 section 9.6 has clients retry).
+    let (started, has_request) = std::sync::mpsc::channel::<()>();
+    let started = Mutex::new(started);
+    let app = move |environ: gateway_spec::Environ, start_response: gateway_spec::StartResponse| {
+        if environ.path_info() == "/slow" {
+            let _ = started.lock().map(|started| started.send(()));
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        start_response.call("200 OK", vec![("Content-Type".into(), "text/plain".into())])?;
+        Ok(gateway_spec::Body::once(b"done".to_vec()))
+    };
+    let server = TestServer::start(app);
     let mut stream = server.connect();
     stream
         .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -156,8 +169,11 @@ fn shutdown_answers_a_request_that_was_already_sent() {
     assert_eq!(read_response(&mut reader, false).unwrap().status, 200);
     let handle = server.handle();
     stream
-        .write_all(b"GET /sleep?ms=200 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .write_all(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
+    has_request
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the app receives the second request");
     handle.shutdown();
     let response = read_response(&mut reader, false).unwrap();
     assert_eq!(
