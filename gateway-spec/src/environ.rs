@@ -8,7 +8,6 @@
 
 use std::any::{Any, TypeId};
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -348,36 +347,54 @@ impl Serialize for Environ {
 /// ```
 #[derive(Default)]
 pub struct Extensions {
-    // Optional: most requests carry none, and then cost no allocation.
-    map: Option<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
+    // Optional: most requests carry none, and then cost no allocation. A
+    // list, not a hash map: a request carries a handful of values, and
+    // comparing a few type ids is cheaper than hashing one.
+    map: Option<Vec<(TypeId, Box<dyn Any + Send + Sync>)>>,
 }
 
 impl Extensions {
     /// Store `value`, returning the value of the same type stored before.
     pub fn insert<T: Send + Sync + 'static>(&mut self, value: T) -> Option<T> {
-        self.map
-            .get_or_insert_with(Default::default)
-            .insert(TypeId::of::<T>(), Box::new(value))
-            .and_then(|old| old.downcast().ok().map(|boxed| *boxed))
+        let map = self.map.get_or_insert_with(|| Vec::with_capacity(4));
+        let boxed: Box<dyn Any + Send + Sync> = Box::new(value);
+        match map.iter_mut().find(|(id, _)| *id == TypeId::of::<T>()) {
+            Some((_, slot)) => std::mem::replace(slot, boxed)
+                .downcast()
+                .ok()
+                .map(|old| *old),
+            None => {
+                map.push((TypeId::of::<T>(), boxed));
+                None
+            }
+        }
     }
 
     /// The stored value of type `T`.
     pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.map.as_ref()?.get(&TypeId::of::<T>())?.downcast_ref()
+        self.slot::<T>()
+            .and_then(|i| self.map.as_ref()?[i].1.downcast_ref())
     }
 
     /// The stored value of type `T`, mutably.
     pub fn get_mut<T: Send + Sync + 'static>(&mut self) -> Option<&mut T> {
-        self.map
-            .as_mut()?
-            .get_mut(&TypeId::of::<T>())?
-            .downcast_mut()
+        let i = self.slot::<T>()?;
+        self.map.as_mut()?[i].1.downcast_mut()
     }
 
     /// Take out the stored value of type `T`.
     pub fn remove<T: Send + Sync + 'static>(&mut self) -> Option<T> {
-        let boxed = self.map.as_mut()?.remove(&TypeId::of::<T>())?;
+        let i = self.slot::<T>()?;
+        let (_, boxed) = self.map.as_mut()?.swap_remove(i);
         boxed.downcast().ok().map(|boxed| *boxed)
+    }
+
+    /// Where the value of type `T` is, if there is one.
+    fn slot<T: 'static>(&self) -> Option<usize> {
+        self.map
+            .as_ref()?
+            .iter()
+            .position(|(id, _)| *id == TypeId::of::<T>())
     }
 
     /// How many values are stored.

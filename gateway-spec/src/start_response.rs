@@ -337,16 +337,28 @@ fn validate_header(name: &str, value: &str) -> Result<(), StartResponseError> {
 
 /// Whether `byte` may appear in an HTTP token (RFC 9110, section 5.6.2).
 pub fn is_token_byte(byte: u8) -> bool {
-    matches!(byte, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+    TOKEN_BYTES[usize::from(byte)]
 }
+
+/// One entry per byte value: a lookup costs less than the chain of range
+/// tests, and every header name of every response goes through it.
+const TOKEN_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = matches!(byte as u8, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~');
+        byte += 1;
+    }
+    table
+};
 
 /// No control characters but tab, and nothing above U+00FF (PEP 3333's
 /// Latin-1 rule). Checked a byte at a time: the common all-ASCII value never
 /// needs decoding.
 fn is_valid_value(value: &str) -> bool {
     let clean_ascii = |b: &u8| *b == b'\t' || (0x20..0x7f).contains(b);
-    if value.is_ascii() {
-        return value.as_bytes().iter().all(clean_ascii);
+    if value.as_bytes().iter().all(clean_ascii) {
+        return true;
     }
     value
         .chars()
@@ -366,7 +378,9 @@ pub fn is_hop_by_hop(name: &str) -> bool {
         "transfer-encoding",
         "upgrade",
     ];
-    HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
+    // Most names have a length no hop-by-hop name has: no comparison then.
+    matches!(name.len(), 2 | 7 | 10 | 17 | 18 | 19)
+        && HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
 }
 
 #[cfg(test)]

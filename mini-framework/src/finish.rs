@@ -1,6 +1,8 @@
 //! Step two: turn a [`Response`] into what the gateway wants, a status line
 //! and headers for `start_response` and a [`Body`] (bottle's `_cast`).
 
+use std::borrow::Cow;
+
 use gateway_spec::{AppError, Body, Headers, HeadersExt, StartResponse};
 
 use crate::app::App;
@@ -82,7 +84,7 @@ fn log_server_error(request: &mut Request, response: &Response) {
 
 /// The status line, the headers with `Content-Length` where it is known, and
 /// the body to hand to the server.
-fn into_head_and_body(response: Response, head_only: bool) -> (String, Headers, Body) {
+fn into_head_and_body(response: Response, head_only: bool) -> (Cow<'static, str>, Headers, Body) {
     let (code, mut headers, content) = response.into_parts();
     let status_line = status::status_line(code);
     if status::forbids_body(code) {

@@ -66,7 +66,24 @@ pub(crate) fn is_valid(code: u16) -> bool {
 
 /// `"404 Not Found"`. Unregistered codes get the phrase of their class, so the
 /// line still satisfies `start_response` (`"299 Success"`).
-pub(crate) fn status_line(code: u16) -> String {
+pub(crate) fn status_line(code: u16) -> std::borrow::Cow<'static, str> {
+    // The everyday statuses cost no formatting and no allocation.
+    let common = match code {
+        200 => "200 OK",
+        201 => "201 Created",
+        204 => "204 No Content",
+        301 => "301 Moved Permanently",
+        302 => "302 Found",
+        303 => "303 See Other",
+        304 => "304 Not Modified",
+        400 => "400 Bad Request",
+        404 => "404 Not Found",
+        500 => "500 Internal Server Error",
+        _ => "",
+    };
+    if !common.is_empty() {
+        return common.into();
+    }
     let phrase = reason_phrase(code).unwrap_or(match code / 100 {
         1 => "Informational",
         2 => "Success",
@@ -74,7 +91,7 @@ pub(crate) fn status_line(code: u16) -> String {
         4 => "Client Error",
         _ => "Server Error",
     });
-    format!("{code} {phrase}")
+    format!("{code} {phrase}").into()
 }
 
 /// Statuses whose responses never carry content (RFC 9110 sections 15.2,
