@@ -4,7 +4,7 @@
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use gateway_spec::{
@@ -108,27 +108,44 @@ fn is_valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:+/=".contains(&b))
 }
 
-/// A fresh 128-bit id in hex. Unique, not secret: it is built from a
-/// counter and the clock, mixed by the standard library's randomly keyed
-/// hasher, so ids of two processes do not collide; never use one as a token.
+/// A fresh 128-bit id in hex. Unique, not secret: a per-process counter
+/// mixed with a key drawn once per process (from the standard library's
+/// randomly keyed hasher, the process id and the clock), so ids of two
+/// processes do not collide; never use one as a token.
 fn new_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static KEYS: OnceLock<(u64, u64)> = OnceLock::new();
+    let (key_high, key_low) = *KEYS.get_or_init(|| {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let seed = RandomState::new();
+        let pid = std::process::id();
+        (
+            seed.hash_one((pid, nanos, 1u8)),
+            seed.hash_one((pid, nanos, 2u8)),
+        )
+    });
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let keys = RandomState::new();
-    let high = keys.hash_one((count, nanos, 1u8));
-    let low = keys.hash_one((count, nanos, 2u8));
+    // `mix` is a bijection: distinct counts give distinct ids.
+    let halves = [mix(count ^ key_high), mix(count.wrapping_add(key_low))];
     let mut id = String::with_capacity(32);
-    for half in [high, low] {
+    for half in halves {
         for shift in (0..16).rev() {
-            let digit = (half >> (shift * 4)) & 0xf;
-            // A nibble is always a hex digit.
-            id.push(char::from_digit(digit as u32, 16).unwrap_or('0'));
+            id.push(char::from(HEX[((half >> (shift * 4)) & 0xf) as usize]));
         }
     }
     id
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// The splitmix64 finalizer: scatters the bits of consecutive counts.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 impl<A: Application> Application for RequestId<A> {
