@@ -1,6 +1,7 @@
 //! The worker pool: a fixed set of threads fed by a bounded crossbeam
 //! channel. Nothing here knows about HTTP: a job is a value, each thread has
-//! a state it reuses between jobs, and closing the channel stops the pool.
+//! a state it reuses between jobs, and stopping (or dropping) the pool lets
+//! the queued jobs finish, then ends the threads.
 //!
 //! Why the pool parks its own idle threads instead of blocking in
 //! `Receiver::recv`: a blocking receive spins and calls `sched_yield` before
@@ -74,8 +75,9 @@ impl<J: Send + 'static> WorkerPool<J> {
         sender.try_send(job).map_err(|err| match err {
             TrySendError::Full(job) | TrySendError::Disconnected(job) => job,
         })?;
-        // Pairs with the fence in `Worker::found_job`: either that thread
-        // sees this job in the queue, or this sees it no longer searching.
+        // Pairs with the fences in `Worker::found_job` and
+        // `IdleThreads::sleep_while_empty`: either the searching thread sees
+        // this job in the queue, or this sees it no longer searching.
         fence(Ordering::SeqCst);
         self.idle.wake_one_unless_searching();
         Ok(())
@@ -104,6 +106,15 @@ impl<J: Send + 'static> WorkerPool<J> {
             }
         }
         stuck
+    }
+}
+
+impl<J> Drop for WorkerPool<J> {
+    /// A pool dropped without `stop` (the poller failed, or a thread could
+    /// not be started) must not leave threads asleep forever.
+    fn drop(&mut self) {
+        self.sender = None;
+        self.idle.wake_all_to_stop();
     }
 }
 
@@ -136,7 +147,10 @@ impl<J> Worker<J> {
                     }
                     self.searching = true;
                 }
-                Err(TryRecvError::Disconnected) => return,
+                Err(TryRecvError::Disconnected) => {
+                    self.stop_searching();
+                    return;
+                }
             }
         }
     }
@@ -202,7 +216,8 @@ impl IdleThreads {
         fence(Ordering::SeqCst);
         let mut sleepers = self.lock();
         // Checked under the lock a waker takes: a job sent before this
-        // check is seen here, one sent after finds this thread asleep.
+        // check is seen here; a sender that found no thread searching takes
+        // the lock after it, and finds this thread asleep.
         if !receiver.is_empty() {
             // Whoever sent it may have counted on this thread: search.
             self.searching.fetch_add(1, Ordering::SeqCst);
@@ -348,6 +363,33 @@ mod tests {
         let mut ran: Vec<u32> = results.try_iter().map(|(job, _)| job).collect();
         ran.sort_unstable();
         assert_eq!(ran, (0..40).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn dropping_the_pool_ends_its_sleeping_threads() {
+        // Each thread's state says goodbye when its thread ends.
+        struct Goodbye(mpsc::Sender<()>);
+        impl Drop for Goodbye {
+            fn drop(&mut self) {
+                let _ = self.0.send(());
+            }
+        }
+        let (said, goodbyes) = mpsc::channel();
+        let said = Mutex::new(said);
+        let pool = WorkerPool::start(
+            3,
+            4,
+            move || Goodbye(said.lock().map(|s| s.clone()).expect("lock")),
+            |_job: u32, _state: &mut Goodbye| {},
+        )
+        .expect("threads start");
+        dispatch_all(&pool, 0..5);
+        drop(pool);
+        for _ in 0..3 {
+            goodbyes
+                .recv_timeout(Duration::from_secs(10))
+                .expect("every thread ends once its pool is dropped");
+        }
     }
 
     #[test]
