@@ -11,6 +11,7 @@
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -71,7 +72,15 @@ impl Poller {
             shared.config.max_queued,
             WorkerState::new,
             move |conn: Arc<Conn>, state| {
-                conn.handle(&worker_shared, state);
+                let handled = catch_unwind(AssertUnwindSafe(|| conn.handle(&worker_shared, state)));
+                if let Err(panic) = handled {
+                    // A bug in the server (application panics are answered
+                    // with a 500 long before this). This worker owns the
+                    // connection, so the poller would never look at it
+                    // again: close it, then let the pool renew the state.
+                    conn.close(&worker_shared);
+                    resume_unwind(panic);
+                }
             },
         )?;
         Ok(Poller {

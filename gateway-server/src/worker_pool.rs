@@ -136,7 +136,7 @@ impl<J> Worker<J> {
                     // Last line of defence: a bug in the server must not
                     // shrink the pool. (Application panics never get here.)
                     if catch_unwind(AssertUnwindSafe(|| run(job, &mut state))).is_err() {
-                        log::error!("a worker recovered from a panic in the server; the connection was dropped");
+                        log::error!("a worker recovered from a panic in the server and carries on; its job was abandoned");
                         state = make_state();
                     }
                 }
