@@ -6,8 +6,9 @@
 //! Why the pool parks its own idle threads instead of blocking in
 //! `Receiver::recv`: a blocking receive spins and calls `sched_yield` before
 //! it sleeps, and sleeping receivers are woken one per job. With the server
-//! pinned to one core that meant a thread switch for most requests (0.4
-//! `sched_yield` and 0.6 context switches per request in the profile). Here
+//! pinned to one core that meant a thread switch for most requests (0.41
+//! `sched_yield` and 0.59 context switches per request in the bench profile
+//! before this design; 0 and 0.21 after). Here
 //! the channel is only the queue (`try_send`/`try_recv`), an idle thread
 //! sleeps at once, and a sleeping thread is woken only when no other thread
 //! is already on its way to the queue: a thread that finds work behind the
