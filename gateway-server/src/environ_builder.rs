@@ -3,6 +3,7 @@
 //! `handler.rs`.
 
 use std::io::{self, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use gateway_spec::{header_key, Environ, Errors, Input, Text};
 use percent_encoding::percent_decode_str;
@@ -22,8 +23,25 @@ pub(crate) struct BaseEnviron {
 /// Who sent the request, formatted once per connection.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RemoteAddr {
-    pub(crate) addr: Option<String>,
+    pub(crate) addr: Option<Text>,
     pub(crate) port: Option<String>,
+}
+
+impl RemoteAddr {
+    /// A TCP peer. Behind a reverse proxy on the same host every request
+    /// comes from the loopback address, so that one is a constant: no copy
+    /// of it per request.
+    pub(crate) fn of(peer: SocketAddr) -> RemoteAddr {
+        let addr = match peer.ip() {
+            IpAddr::V4(ip) if ip == Ipv4Addr::LOCALHOST => Text::Borrowed("127.0.0.1"),
+            IpAddr::V6(ip) if ip == Ipv6Addr::LOCALHOST => Text::Borrowed("::1"),
+            ip => Text::Owned(ip.to_string()),
+        };
+        RemoteAddr {
+            addr: Some(addr),
+            port: Some(peer.port().to_string()),
+        }
+    }
 }
 
 /// The variables set besides the headers (ten, and the remote address and
@@ -57,7 +75,7 @@ pub(crate) fn build_environ(
         ("GATEWAY_INTERFACE".into(), "CGI/1.1".into()),
     ]);
     if let Some(addr) = &remote.addr {
-        vars.push(("REMOTE_ADDR".into(), addr.clone().into()));
+        vars.push(("REMOTE_ADDR".into(), addr.clone()));
     }
     if let Some(port) = &remote.port {
         vars.push(("REMOTE_PORT".into(), port.clone().into()));
@@ -223,6 +241,19 @@ mod tests {
         assert_eq!(env.get("REMOTE_ADDR"), Some("10.1.2.3"));
         assert_eq!(env.get("REMOTE_PORT"), Some("5555"));
         assert!(env.multithread);
+    }
+
+    #[test]
+    fn remote_addresses_are_formatted_as_cgi_expects() {
+        let v4 = RemoteAddr::of("127.0.0.1:4000".parse().unwrap());
+        assert_eq!(v4.addr.as_deref(), Some("127.0.0.1"));
+        assert_eq!(v4.port.as_deref(), Some("4000"));
+        let v6 = RemoteAddr::of("[::1]:80".parse().unwrap());
+        assert_eq!(v6.addr.as_deref(), Some("::1"));
+        let other = RemoteAddr::of("[2001:db8::7]:9".parse().unwrap());
+        assert_eq!(other.addr.as_deref(), Some("2001:db8::7"));
+        let mapped = RemoteAddr::of("10.0.0.2:1".parse().unwrap());
+        assert_eq!(mapped.addr.as_deref(), Some("10.0.0.2"));
     }
 
     #[test]

@@ -160,10 +160,7 @@ impl Poller {
             return self.turn_away(&stream);
         }
         let remote = match peer {
-            Peer::Tcp(addr) => RemoteAddr {
-                addr: Some(addr.ip().to_string()),
-                port: Some(addr.port().to_string()),
-            },
+            Peer::Tcp(addr) => RemoteAddr::of(addr),
             Peer::Unix => RemoteAddr::default(),
         };
         let token = self.conns.vacant_key();

@@ -404,9 +404,25 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
 /// string allocated per response).
 fn push_content_length(out: &mut Vec<u8>, n: u64) {
     out.extend_from_slice(b"Content-Length: ");
-    // Writing into a Vec cannot fail.
-    let _ = write!(out, "{n}");
+    push_decimal(out, n);
     out.extend_from_slice(b"\r\n");
+}
+
+/// `n` in decimal digits. By hand because `write!` goes through the
+/// formatting machinery: about 220 instructions per response by callgrind,
+/// against a few dozen here.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0; 20]; // u64::MAX has 20 digits
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
 }
 
 /// A complete response the server writes on its own (a refused request, an
@@ -443,6 +459,20 @@ pub(crate) fn write_nonblocking(stream: &Stream, bytes: &[u8]) {
         match (&*stream).write(&bytes[at..]) {
             Ok(0) | Err(_) => return,
             Ok(n) => at += n,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_decimal;
+
+    #[test]
+    fn decimal_digits_match_the_standard_formatting() {
+        for n in [0, 7, 10, 18, 99, 100, 65_536, 1 << 40, u64::MAX] {
+            let mut out = b"x".to_vec();
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
         }
     }
 }
