@@ -206,7 +206,7 @@ impl Poller {
 
     /// Bytes arrived on a connection: hand it to a worker, unless one has it.
     fn on_readable(&mut self, token: usize, read_closed: bool) {
-        let Some(conn) = self.conns.get(token).cloned() else {
+        let Some(conn) = self.conns.get(token) else {
             return;
         };
         if read_closed {
@@ -215,15 +215,22 @@ impl Poller {
         if !conn.claim() {
             return; // a worker owns it and will read again before letting go
         }
-        match conn.wait().0 {
-            waiting::LINGER => return self.linger(&conn),
+        let finished = match conn.wait().0 {
+            waiting::LINGER if lingered_out(conn) => true,
+            waiting::LINGER => return, // still lingering
             // An idle client hung up: usually nothing but the FIN is there,
             // and closing needs no worker (nor a place in the queue).
-            waiting::NEXT_REQUEST if read_closed && conn.take_final_bytes() => {
-                return self.remove(token)
-            }
-            _ => {}
+            waiting::NEXT_REQUEST => read_closed && conn.take_final_bytes(),
+            _ => false,
+        };
+        if finished {
+            // No clone of the connection is alive here, so `remove` drops
+            // the last one: closing the socket takes it out of epoll by
+            // itself (a clone held here used to cost an epoll_ctl and a
+            // second shutdown per closed connection).
+            return self.remove(token);
         }
+        let conn = Arc::clone(conn);
         self.dispatch(conn);
     }
 
@@ -241,16 +248,6 @@ impl Poller {
             self.warn_overload("request queue full", "max_queued");
             self.turn_away(&conn.stream);
             conn.close_gracefully(&self.shared);
-        }
-    }
-
-    /// A closed-for-writing connection: read what the client still sends
-    /// until it closes too.
-    fn linger(&mut self, conn: &Conn) {
-        if conn.discard_input() {
-            self.remove(conn.token);
-        } else {
-            conn.unclaim();
         }
     }
 
@@ -355,6 +352,17 @@ impl Poller {
         log::info!("server stopped");
         Ok(())
     }
+}
+
+/// A closed-for-writing connection: read what the client still sends;
+/// `true` once it has closed too (time to forget it), else it goes back to
+/// waiting.
+fn lingered_out(conn: &Conn) -> bool {
+    if conn.discard_input() {
+        return true;
+    }
+    conn.unclaim();
+    false
 }
 
 /// The connections, indexed by token; freed slots are reused.
