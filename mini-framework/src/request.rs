@@ -77,6 +77,9 @@ impl Request {
 
     pub(crate) fn set_route(&mut self, route_id: usize, params: Params<'_>) {
         self.route_id = Some(route_id);
+        if params.is_empty() {
+            return; // a static route: no names to copy
+        }
         self.params = params
             .into_iter()
             .map(|(name, value)| (name.to_owned(), value))
