@@ -514,7 +514,8 @@ mod tests {
         assert_eq!(facts.content_length, Some("5"), "the first one counts");
         assert!(facts.has_date);
         assert!(!facts.has_server);
-        let none = HeaderFacts::of(&Vec::new());
+        let no_headers = Vec::new();
+        let none = HeaderFacts::of(&no_headers);
         assert!(none.content_length.is_none() && !none.has_date && !none.has_server);
     }
 
