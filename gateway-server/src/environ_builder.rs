@@ -252,8 +252,8 @@ mod tests {
         assert_eq!(v6.addr.as_deref(), Some("::1"));
         let other = RemoteAddr::of("[2001:db8::7]:9".parse().unwrap());
         assert_eq!(other.addr.as_deref(), Some("2001:db8::7"));
-        let mapped = RemoteAddr::of("10.0.0.2:1".parse().unwrap());
-        assert_eq!(mapped.addr.as_deref(), Some("10.0.0.2"));
+        let other_v4 = RemoteAddr::of("10.0.0.2:1".parse().unwrap());
+        assert_eq!(other_v4.addr.as_deref(), Some("10.0.0.2"));
     }
 
     #[test]

@@ -216,8 +216,14 @@ impl Poller {
             return; // a worker owns it and will read again before letting go
         }
         let finished = match conn.wait().0 {
-            waiting::LINGER if lingered_out(conn) => true,
-            waiting::LINGER => return, // still lingering
+            // Closed for writing: read what the client still sends until
+            // it closes too.
+            waiting::LINGER => {
+                if !conn.discard_input() {
+                    return conn.unclaim(); // still lingering
+                }
+                true
+            }
             // An idle client hung up: usually nothing but the FIN is there,
             // and closing needs no worker (nor a place in the queue).
             waiting::NEXT_REQUEST => read_closed && conn.take_final_bytes(),
@@ -352,17 +358,6 @@ impl Poller {
         log::info!("server stopped");
         Ok(())
     }
-}
-
-/// A closed-for-writing connection: read what the client still sends;
-/// `true` once it has closed too (time to forget it), else it goes back to
-/// waiting.
-fn lingered_out(conn: &Conn) -> bool {
-    if conn.discard_input() {
-        return true;
-    }
-    conn.unclaim();
-    false
 }
 
 /// The connections, indexed by token; freed slots are reused.

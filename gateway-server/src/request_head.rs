@@ -105,7 +105,8 @@ impl std::fmt::Display for RequestLine<'_> {
 pub(crate) struct HeadScan {
     /// Empty lines skipped before the request line when this scan began.
     skipped: usize,
-    /// Bytes after those already found free of bare CR/LF and of the end.
+    /// Where the next scan resumes: every byte before it has been checked
+    /// (see `scan_lines` for where it may rest).
     checked: usize,
     /// Where the request line ends, once seen.
     line_end: Option<usize>,

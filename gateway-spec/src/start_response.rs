@@ -353,8 +353,8 @@ const TOKEN_BYTES: [bool; 256] = {
 };
 
 /// No control characters but tab, and nothing above U+00FF (PEP 3333's
-/// Latin-1 rule). Checked a byte at a time: the common all-ASCII value never
-/// needs decoding.
+/// Latin-1 rule). The common all-ASCII value is checked a word at a time
+/// and never needs decoding.
 fn is_valid_value(value: &str) -> bool {
     if is_printable_ascii(value.as_bytes()) {
         return true;
@@ -414,9 +414,10 @@ pub fn is_hop_by_hop(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn the_word_at_a_time_check_agrees_with_the_byte_check() {
-        use super::{is_printable_ascii, printable_or_tab};
         let bytewise = |bytes: &[u8]| bytes.iter().all(|&b| printable_or_tab(b));
         // Every byte value at every position of values of several lengths,
         // in a clean value and in one with a tab elsewhere.
@@ -432,8 +433,6 @@ mod tests {
             }
         }
     }
-
-    use super::*;
 
     fn error_of(result: Result<(), AppError>) -> StartResponseError {
         let err = result.expect_err("start_response should refuse this");
