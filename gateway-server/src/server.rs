@@ -282,6 +282,13 @@ impl Shared {
         }
     }
 
+    /// Tell the poller a connection was closed, without waking it: for a
+    /// connection whose client is about to close too, whose FIN wakes the
+    /// poller anyway (and the sweep bounds the wait when it does not).
+    pub(crate) fn forget_without_waking(&self, token: usize) {
+        let _ = self.closed.send(token);
+    }
+
     fn wake_poller(&self) {
         if let Err(err) = self.waker.wake() {
             log::error!("could not wake the poller: {err}");

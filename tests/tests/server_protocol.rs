@@ -71,6 +71,34 @@ fn keep_alive_serves_many_requests_on_one_connection() {
 }
 
 #[test]
+fn bytes_sent_after_asking_to_close_do_not_cost_the_answer() {
+    // The server closes at once only when the client sent nothing past the
+    // request that asked to close. Here it did, so the server must linger:
+    // closing a socket with unread bytes resets it, and the kernel drops
+    // the part of the answer still waiting to be sent.
+    let server = TestServer::start(kitchen_sink);
+    let stream = server.connect();
+    // A small window keeps most of the answer in the server's send queue,
+    // where a reset would drop it.
+    socket2::SockRef::from(&stream)
+        .set_recv_buffer_size(16384)
+        .unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut batch =
+        b"GET /stream?n=20000 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".to_vec();
+    batch.extend_from_slice(&b"GET /more HTTP/1.1\r\nHost: t\r\n\r\n".repeat(4000));
+    reader.get_mut().write_all(&batch).unwrap();
+    // Read late: past the poller's 250 ms sweep, when a closed socket is freed.
+    std::thread::sleep(Duration::from_millis(400));
+    let response = read_response(&mut reader, false).unwrap();
+    assert_eq!(response.status, 200);
+    let text = response.text();
+    assert!(text.starts_with("chunk 0\n"));
+    assert!(text.ends_with("chunk 19999\n"), "the answer was cut short");
+    assert!(is_closed(&mut reader));
+}
+
+#[test]
 fn http_1_0_closes_unless_asked_to_keep_alive() {
     let server = TestServer::start(kitchen_sink);
     let mut reader = BufReader::new(server.connect());
