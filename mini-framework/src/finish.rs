@@ -98,7 +98,7 @@ fn into_head_and_body(response: Response, head_only: bool) -> (Cow<'static, str>
             Body::empty()
         }
         Content::Bytes(bytes) => {
-            headers.set_header("Content-Length", bytes.len().to_string());
+            set_content_length(&mut headers, bytes.len());
             Body::once(bytes)
         }
         Content::Stream(body) => body,
@@ -108,4 +108,16 @@ fn into_head_and_body(response: Response, head_only: bool) -> (Cow<'static, str>
         return (status_line, headers, Body::empty());
     }
     (status_line, headers, body)
+}
+
+/// `Content-Length: length`, replacing any the handler set. Usually there
+/// is none, and a look plus a push costs less than `set_header`'s removal
+/// pass over every header.
+fn set_content_length(headers: &mut Headers, length: usize) {
+    let length = length.to_string();
+    if headers.has_header("Content-Length") {
+        headers.set_header("Content-Length", length);
+    } else {
+        headers.push(("Content-Length".to_owned(), length));
+    }
 }

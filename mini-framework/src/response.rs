@@ -167,10 +167,14 @@ impl Response {
         // `finish` adds and a middleware header or two (no growth path).
         let mut headers = Headers::with_capacity(4);
         headers.push(("Content-Type".to_owned(), content_type.to_owned()));
+        // Every field spelled out: `..Response::new(200)` built an empty
+        // response first and then dropped the fields it replaced.
         Response {
-            content: Content::Bytes(bytes),
+            status: 200,
             headers,
-            ..Response::new(200)
+            content: Content::Bytes(bytes),
+            error: None,
+            defect: None,
         }
     }
 
