@@ -120,6 +120,10 @@ impl Poller {
                     Token(n) => self.on_readable(n, event.is_read_closed()),
                 }
             }
+            // One wake for everything the events queued (see `try_queue`).
+            if let Some(pool) = &self.pool {
+                pool.wake_for_queued();
+            }
             self.forget_closed();
             if Instant::now() >= next_sweep {
                 self.sweep();
@@ -250,7 +254,7 @@ impl Poller {
         let Some(pool) = &self.pool else {
             return conn.close(&self.shared);
         };
-        if let Err(conn) = pool.try_dispatch(conn) {
+        if let Err(conn) = pool.try_queue(conn) {
             self.warn_overload("request queue full", "max_queued");
             self.turn_away(&conn.stream);
             conn.close_gracefully(&self.shared);
@@ -336,6 +340,9 @@ impl Poller {
                     self.dispatch(conn);
                 }
             }
+        }
+        if let Some(pool) = &self.pool {
+            pool.wake_for_queued();
         }
         Instant::now() + self.shared.config.shutdown_grace
     }

@@ -68,20 +68,42 @@ impl<J: Send + 'static> WorkerPool<J> {
         })
     }
 
-    /// Queue a job; when the queue is full the job comes back.
+    /// Queue a job and see that a thread comes for it; when the queue is
+    /// full the job comes back.
+    #[cfg(test)]
     pub(crate) fn try_dispatch(&self, job: J) -> Result<(), J> {
+        self.try_queue(job)?;
+        self.wake_for_queued();
+        Ok(())
+    }
+
+    /// Queue a job without waking a thread: the caller has more to queue
+    /// and calls [`wake_for_queued`](Self::wake_for_queued) after the last.
+    /// When the queue is full the job comes back.
+    ///
+    /// Why wait: with the server on one core, a thread woken for the first
+    /// job of a batch can take the core from the poller at once, serve that
+    /// one job and sleep again, once per job. Woken after the batch, it
+    /// finds them all (`Connection: close` at 16 connections: 1.78-1.80 ->
+    /// 1.62-1.70 context switches per request).
+    pub(crate) fn try_queue(&self, job: J) -> Result<(), J> {
         let Some(sender) = &self.sender else {
             return Err(job);
         };
         sender.try_send(job).map_err(|err| match err {
             TrySendError::Full(job) | TrySendError::Disconnected(job) => job,
-        })?;
+        })
+    }
+
+    /// Wake a sleeping thread if jobs wait and no thread is on its way.
+    pub(crate) fn wake_for_queued(&self) {
         // Pairs with the fences in `Worker::found_job` and
         // `IdleThreads::sleep_while_empty`: either the searching thread sees
-        // this job in the queue, or this sees it no longer searching.
+        // the queued jobs, or this sees it no longer searching.
         fence(Ordering::SeqCst);
-        self.idle.wake_one_unless_searching();
-        Ok(())
+        if self.queued() > 0 {
+            self.idle.wake_one_unless_searching();
+        }
     }
 
     /// Jobs waiting for a thread.
@@ -320,6 +342,25 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), 1000);
+        assert_eq!(pool.stop(Instant::now() + Duration::from_secs(5)), 0);
+    }
+
+    #[test]
+    fn one_wake_after_a_batch_gets_every_job_of_it_run() {
+        let (pool, results) = pool_reporting_to(4, 64);
+        for round in 0..20u32 {
+            // What the poller does with one readiness batch.
+            for job in round * 30..round * 30 + 30 {
+                assert!(pool.try_queue(job).is_ok(), "the queue has room");
+            }
+            pool.wake_for_queued();
+            let mut ran: Vec<u32> = (0..30)
+                .map(|_| results.recv_timeout(Duration::from_secs(10)))
+                .map(|result| result.expect("a queued job is picked up").0)
+                .collect();
+            ran.sort_unstable();
+            assert_eq!(ran, (round * 30..round * 30 + 30).collect::<Vec<_>>());
+        }
         assert_eq!(pool.stop(Instant::now() + Duration::from_secs(5)), 0);
     }
 
