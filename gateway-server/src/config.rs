@@ -37,19 +37,29 @@ pub struct ServerConfig {
     pub max_headers: usize,
     /// Largest request body. Larger: `413`. Default: 1 GiB.
     pub max_body_bytes: u64,
-    /// Bodies up to this size are read completely by the poller before the
-    /// application runs, so a slow upload never holds a worker. Larger bodies
-    /// are streamed to the application as it reads. Default: 64 KiB.
+    /// Bodies up to this size are collected in memory before the
+    /// application runs; larger ones in a temporary file (unless
+    /// `stream_large_bodies`). Either way a slow upload never holds a
+    /// worker. Default: 64 KiB.
     pub buffered_body_max: usize,
-    /// Unread request body the server will read and discard after a response
-    /// to keep the connection alive; past it the connection is closed.
+    /// Stream bodies larger than `buffered_body_max` to the application as
+    /// it reads `wsgi.input`, instead of collecting them in a temporary file
+    /// first. The application can then start on the first bytes (and refuse
+    /// an upload before it is sent: `100 Continue` goes out on its first
+    /// read), but a worker waits on the client while it reads, up to
+    /// `body_timeout` per read. Default: `false` (waitress's behaviour;
+    /// `true` is gunicorn's).
+    pub stream_large_bodies: bool,
+    /// Unread streamed request body (see `stream_large_bodies`) the server
+    /// will read and discard after a response to keep the connection alive;
+    /// past it the connection is closed.
     /// Default: 1 MiB.
     pub max_drain_bytes: u64,
     /// Time a client has to send a complete request head, from its first
     /// byte. Past it: `408` and close. Default: 30 s.
     pub header_timeout: Duration,
-    /// Longest wait for more request body (a small body the poller is
-    /// collecting, or a read by the application). Default: 60 s.
+    /// Longest wait for more request body (a body the server is collecting,
+    /// or a read by the application when streaming). Default: 60 s.
     pub body_timeout: Duration,
     /// Longest wait for a slow client to accept response bytes. Default: 60 s.
     pub write_timeout: Duration,
@@ -101,6 +111,7 @@ impl Default for ServerConfig {
             max_headers: 100,
             max_body_bytes: 1 << 30,
             buffered_body_max: 64 * 1024,
+            stream_large_bodies: false,
             max_drain_bytes: 1 << 20,
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(60),

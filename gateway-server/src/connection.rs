@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use gateway_spec::Input;
 
+use crate::body_spool::BodySpool;
 use crate::environ_builder::{build_environ, RemoteAddr};
 use crate::error::RequestError;
 use crate::handler::Handler;
@@ -88,6 +89,8 @@ struct ConnState {
     head_scan: HeadScan,
     /// The decoding so far of a small chunked body being collected.
     chunked: Option<ChunkedProgress>,
+    /// A large body being collected into a temporary file.
+    spool: Option<BodySpool>,
 }
 
 impl Conn {
@@ -309,6 +312,8 @@ enum BodyPlan {
     Ready(ReadyBody),
     /// A small body is still arriving.
     Wait,
+    /// A large body is to be collected in a temporary file.
+    Spool(BodySpool),
     /// The socket could not be set up for streaming.
     Broken,
 }
@@ -482,6 +487,19 @@ impl Session<'_> {
             return Step::Incomplete;
         }
         self.state.awaiting_body = false;
+        if let Some(spool) = &mut self.state.spool {
+            match spool.take_from(&mut worker.buf) {
+                Ok(true) => {} // complete: on to the application
+                Ok(false) => {
+                    self.state.awaiting_body = true;
+                    return Step::Incomplete;
+                }
+                Err(err) => {
+                    self.state.spool = None;
+                    return self.refuse(&err, worker);
+                }
+            }
+        }
         let head = match parse_head_resuming(
             &worker.buf,
             &self.shared.limits,
@@ -494,6 +512,10 @@ impl Session<'_> {
         let body = match self.body_of(&head, &worker.buf[head.len..]) {
             Ok(BodyPlan::Ready(body)) => body,
             Ok(BodyPlan::Wait) => return Step::Incomplete,
+            Ok(BodyPlan::Spool(spool)) => {
+                self.state.spool = Some(spool);
+                return self.serve_buffered(worker);
+            }
             Ok(BodyPlan::Broken) => {
                 self.send_held(worker);
                 self.conn.close(self.shared);
@@ -535,6 +557,13 @@ impl Session<'_> {
         head: &RequestHead<'_>,
         after_head: &[u8],
     ) -> Result<BodyPlan, RequestError> {
+        if let Some(spool) = self.state.spool.take() {
+            return Ok(BodyPlan::Ready(ReadyBody {
+                input: spool.into_input()?,
+                used: 0, // its bytes left the buffer on their way to the file
+                streamed: None,
+            }));
+        }
         let config = &self.shared.config;
         match buffered_body(
             head.framing,
@@ -550,15 +579,13 @@ impl Session<'_> {
             })),
             BufferedBody::Incomplete => {
                 self.state.awaiting_body = true;
-                if head.expect_continue && !self.state.continue_sent {
-                    // The head is accepted: invite the body (RFC 9110 10.1.1).
-                    self.state.continue_sent = true;
-                    let _ = io::Write::write_all(
-                        &mut &*self.conn.stream,
-                        b"HTTP/1.1 100 Continue\r\n\r\n",
-                    );
-                }
+                self.invite_body(head);
                 Ok(BodyPlan::Wait)
+            }
+            BufferedBody::TooLargeToBuffer if !config.stream_large_bodies => {
+                self.invite_body(head);
+                let spool = BodySpool::create(head.framing, head.len, config.max_body_bytes)?;
+                Ok(BodyPlan::Spool(spool))
             }
             BufferedBody::TooLargeToBuffer => {
                 let expect = head.expect_continue && !self.state.continue_sent;
@@ -588,6 +615,15 @@ impl Session<'_> {
                     streamed: Some(body),
                 }))
             }
+        }
+    }
+
+    /// The head is accepted and the server collects the body: a client
+    /// that waits for `100 Continue` gets it now (RFC 9110 section 10.1.1).
+    fn invite_body(&mut self, head: &RequestHead<'_>) {
+        if head.expect_continue && !self.state.continue_sent {
+            self.state.continue_sent = true;
+            let _ = io::Write::write_all(&mut &*self.conn.stream, b"HTTP/1.1 100 Continue\r\n\r\n");
         }
     }
 

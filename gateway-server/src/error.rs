@@ -35,6 +35,9 @@ pub enum RequestError {
     /// The request head did not arrive within `ServerConfig::header_timeout`.
     #[error("request head not received within the header timeout")]
     Timeout,
+    /// A large request body could not be stored in a temporary file.
+    #[error("could not store the request body in a temporary file: {0} (check the space and permissions of the temporary directory, TMPDIR)")]
+    Spool(io::Error),
     /// The connection failed while reading.
     #[error("i/o error while reading the request: {0}")]
     Io(#[from] io::Error),
@@ -53,6 +56,7 @@ impl RequestError {
             RequestError::HeadersTooLarge => "431 Request Header Fields Too Large",
             RequestError::UnsupportedTransferCoding => "501 Not Implemented",
             RequestError::VersionNotSupported => "505 HTTP Version Not Supported",
+            RequestError::Spool(_) => "500 Internal Server Error",
             RequestError::Io(_) => return None,
         })
     }

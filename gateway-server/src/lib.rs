@@ -46,6 +46,7 @@
 //! There is no TLS: put a proxy that terminates TLS in front.
 
 mod access_log;
+mod body_spool;
 mod cgi;
 mod config;
 mod connection;

@@ -164,9 +164,23 @@ fn request_bodies_in_both_framings_reach_the_app() {
     assert_eq!(via_ureq.into_string().unwrap().len(), 300_000);
 }
 
+/// The two ways a large body reaches the application: collected in a
+/// temporary file first (the default), or streamed as the application reads.
+fn spooled_and_streamed() -> [gateway_server::ServerConfig; 2] {
+    [false, true].map(|stream_large_bodies| gateway_server::ServerConfig {
+        stream_large_bodies,
+        ..tests::test_config()
+    })
+}
+
 #[test]
-fn a_large_streamed_body_arrives_whole() {
-    let server = TestServer::start(kitchen_sink);
+fn a_large_body_arrives_whole_spooled_or_streamed() {
+    for config in spooled_and_streamed() {
+        a_large_body_arrives_whole(TestServer::start_with(kitchen_sink, config));
+    }
+}
+
+fn a_large_body_arrives_whole(server: TestServer) {
     let body: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
     let mut reader = BufReader::new(server.connect());
     let mut request = format!(
@@ -186,7 +200,7 @@ fn a_large_streamed_body_arrives_whole() {
     assert_eq!(response.body.len(), body.len());
     let first_difference = response.body.iter().zip(&body).position(|(a, b)| a != b);
     assert_eq!(first_difference, None);
-    // The connection stays usable after a streamed body.
+    // The connection stays usable after a large body.
     writer
         .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
@@ -194,8 +208,13 @@ fn a_large_streamed_body_arrives_whole() {
 }
 
 #[test]
-fn a_large_chunked_body_is_streamed_and_decoded() {
-    let server = TestServer::start(kitchen_sink);
+fn a_large_chunked_body_is_decoded_spooled_or_streamed() {
+    for config in spooled_and_streamed() {
+        a_large_chunked_body_is_decoded(TestServer::start_with(kitchen_sink, config));
+    }
+}
+
+fn a_large_chunked_body_is_decoded(server: TestServer) {
     let mut request =
         b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     let mut expected = Vec::new();
@@ -219,8 +238,38 @@ fn a_large_chunked_body_is_streamed_and_decoded() {
 }
 
 #[test]
+fn a_slow_upload_does_not_hold_the_only_worker() {
+    let config = gateway_server::ServerConfig {
+        workers: 1,
+        ..tests::test_config()
+    };
+    let server = TestServer::start_with(kitchen_sink, config);
+    let body = vec![b'u'; 1_000_000];
+    let mut uploader = BufReader::new(server.connect());
+    write!(
+        uploader.get_mut(),
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    uploader.get_mut().write_all(&body[..100_000]).unwrap();
+    std::thread::sleep(Duration::from_millis(100)); // the upload stalls
+                                                    // While it does, another client is served by the one worker.
+    let response = server.exchange(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!((response.status, response.text().as_str()), (200, "hello"));
+    uploader.get_mut().write_all(&body[100_000..]).unwrap();
+    let echoed = read_response(&mut uploader, false).unwrap();
+    assert_eq!(echoed.body, body);
+}
+
+#[test]
 fn an_unread_body_is_drained_before_the_next_request() {
-    let server = TestServer::start(kitchen_sink);
+    for config in spooled_and_streamed() {
+        an_unread_body_is_drained(TestServer::start_with(kitchen_sink, config));
+    }
+}
+
+fn an_unread_body_is_drained(server: TestServer) {
     let mut reader = BufReader::new(server.connect());
     let big = vec![b'z'; 200_000];
     let mut request = format!(
@@ -245,9 +294,12 @@ fn an_unread_body_is_drained_before_the_next_request() {
 }
 
 #[test]
-fn an_unread_body_past_the_drain_bound_closes_the_connection() {
+fn an_unread_streamed_body_past_the_drain_bound_closes_the_connection() {
+    // Only a streamed body can be left unread: a spooled one is all read
+    // before the application runs.
     let config = gateway_server::ServerConfig {
         max_drain_bytes: 1000,
+        stream_large_bodies: true,
         ..tests::test_config()
     };
     let server = TestServer::start_with(kitchen_sink, config);
@@ -280,7 +332,8 @@ fn expect_100_continue_comes_after_the_head_is_accepted() {
     let response = read_response(&mut reader, false).unwrap();
     assert_eq!((response.status, response.text().as_str()), (200, "body"));
 
-    // A large body: 100 Continue is sent when the application reads.
+    // A large body: 100 Continue comes first too (when the server starts
+    // collecting it, or when the application reads it if it is streamed).
     let mut reader = BufReader::new(server.connect());
     let big = vec![b'q'; 100_000];
     write!(
