@@ -22,7 +22,7 @@ use crate::handler::Handler;
 use crate::request_body::{buffered_body, BodyEnd, BufferedBody, ChunkedProgress, StreamedBody};
 use crate::request_head::{parse_head_resuming, Framing, HeadScan, RequestHead};
 use crate::response_writer::{
-    send_all, simple_response, Destination, Dialect, Exchange, ResponseWriter,
+    send_all, send_until_full, simple_response, Destination, Dialect, Exchange, ResponseWriter,
 };
 use crate::server::{Shared, WorkerState};
 use crate::socket::Stream;
@@ -52,6 +52,8 @@ pub(crate) mod waiting {
     pub(crate) const REQUEST_REST: u8 = 1;
     /// The client to finish after the server closed its side: close.
     pub(crate) const LINGER: u8 = 2;
+    /// A slow reader to take the rest of a response: close.
+    pub(crate) const FLUSH: u8 = 3;
 }
 
 /// One client connection, shared between the poller and the workers.
@@ -91,6 +93,14 @@ struct ConnState {
     chunked: Option<ChunkedProgress>,
     /// A large body being collected into a temporary file.
     spool: Option<BodySpool>,
+    /// Response bytes a slow reader has not taken yet (sent by the next
+    /// worker the poller hands the connection to when the client is ready).
+    unsent: Vec<u8>,
+    /// Close once `unsent` is out (the response said `Connection: close`).
+    close_after_flush: bool,
+    /// The poller also reports this socket as writable (asked for the first
+    /// time a response had to wait, then kept).
+    watching_writable: bool,
 }
 
 impl Conn {
@@ -285,7 +295,10 @@ impl Conn {
         };
         worker.buf.clear();
         worker.buf.append(&mut session.state.pending);
-        session.serve(worker);
+        // The rest of a response goes out before anything else is read.
+        if session.state.unsent.is_empty() || session.flush_or_wait(worker) {
+            session.serve(worker);
+        }
         // Every way out of a session sends (or drops, for a gone client)
         // what it held; the next connection starts with nothing queued.
         worker.out.clear();
@@ -325,6 +338,15 @@ struct ReadyBody {
     used: usize,
     /// Set when the body is streamed from the socket.
     streamed: Option<StreamedBody>,
+}
+
+/// How one exchange went, as the connection needs to know.
+struct Exchanged {
+    keep_alive: bool,
+    /// Response bytes wait in the worker's output for a slow reader.
+    output_waiting: bool,
+    /// The socket was switched to blocking mode (restore it).
+    blocking: bool,
 }
 
 /// What the buffered bytes hold.
@@ -418,6 +440,46 @@ impl Session<'_> {
             got_bytes = true;
         }
         got_bytes
+    }
+
+    /// Send what a slow reader left unsent, as far as it takes it now.
+    /// Returns `true` when all is out and the connection goes on; `false`
+    /// when it went back to the poller to wait for the client (or closed).
+    fn flush_or_wait(&mut self, worker: &mut WorkerState) -> bool {
+        let shared = self.shared;
+        loop {
+            match send_until_full(&self.conn.stream, &self.state.unsent) {
+                Ok(sent) => drop(self.state.unsent.drain(..sent)),
+                Err(_) => {
+                    self.state.unsent.clear();
+                    self.conn.close(shared);
+                    return false;
+                }
+            }
+            if self.state.unsent.is_empty() {
+                if std::mem::take(&mut self.state.close_after_flush) {
+                    self.conn.close_gracefully(shared);
+                    return false;
+                }
+                return true;
+            }
+            if !self.state.watching_writable {
+                if shared.watch_writable(self.conn).is_err() {
+                    self.conn.close(shared);
+                    return false;
+                }
+                self.state.watching_writable = true;
+            }
+            let write_wait = shared.config.write_timeout.as_millis() as u64;
+            self.conn
+                .set_wait(waiting::FLUSH, shared.now_ms() + write_wait);
+            // Bytes already here wait with the connection, as in `give_back`.
+            self.state.pending = worker.buf.clone();
+            if self.conn.release() {
+                return false;
+            }
+            self.state.pending.clear();
+        }
     }
 
     /// Keep the unused bytes and hand the connection back to the poller.
@@ -531,7 +593,7 @@ impl Session<'_> {
             Ok(environ) => environ,
             Err(err) => return self.refuse(&err, worker),
         };
-        let (keep_alive, blocking) = self.respond(
+        let exchanged = self.respond(
             &head,
             environ,
             body.streamed.as_ref(),
@@ -540,13 +602,7 @@ impl Session<'_> {
             &mut worker.clock,
         );
         worker.buf.drain(..used);
-        self.after_response(
-            client_asked_close,
-            keep_alive,
-            blocking,
-            body.streamed,
-            worker,
-        )
+        self.after_response(client_asked_close, exchanged, body.streamed, worker)
     }
 
     /// Decide how the application gets the body: all here (or none), still
@@ -627,9 +683,10 @@ impl Session<'_> {
         }
     }
 
-    /// Run the application and send its response; log it. Returns whether
-    /// the connection may stay open, and whether the socket was switched to
-    /// blocking mode for a slow reader.
+    /// Run the application and send its response; log it. Returns how the
+    /// exchange went: whether the connection may stay open, whether output
+    /// waits for a slow reader, and whether the socket was switched to
+    /// blocking mode.
     fn respond(
         &self,
         head: &RequestHead<'_>,
@@ -638,7 +695,7 @@ impl Session<'_> {
         hold_complete: bool,
         out: &mut Vec<u8>,
         clock: &mut crate::http_date::Clock,
-    ) -> (bool, bool) {
+    ) -> Exchanged {
         let (shared, config) = (self.shared, &self.shared.config);
         clock.tick();
         let exchange = Exchange {
@@ -665,7 +722,11 @@ impl Session<'_> {
             outcome.status,
             outcome.body_bytes,
         );
-        (outcome.keep_alive, blocking)
+        Exchanged {
+            keep_alive: outcome.keep_alive,
+            output_waiting: outcome.output_waiting,
+            blocking,
+        }
     }
 
     /// After a response: settle a streamed body (drain what is left, take
@@ -674,11 +735,15 @@ impl Session<'_> {
     fn after_response(
         &mut self,
         client_asked_close: bool,
-        mut keep_alive: bool,
-        blocking: bool,
+        exchanged: Exchanged,
         streamed: Option<StreamedBody>,
         worker: &mut WorkerState,
     ) -> Step {
+        let Exchanged {
+            mut keep_alive,
+            output_waiting,
+            blocking,
+        } = exchanged;
         let was_streamed = streamed.is_some();
         if let Some(body) = streamed {
             match body.finish(self.shared.config.max_drain_bytes) {
@@ -695,6 +760,15 @@ impl Session<'_> {
         self.state.head_scan = HeadScan::default();
         self.state.chunked = None;
         self.state.request_started = (!worker.buf.is_empty()).then(|| self.shared.now_ms());
+        if output_waiting {
+            self.state.unsent.append(&mut worker.out);
+            self.state.close_after_flush = !keep_alive;
+            return if self.flush_or_wait(worker) {
+                Step::Served
+            } else {
+                Step::Done
+            };
+        }
         if keep_alive {
             return Step::Served;
         }

@@ -20,6 +20,8 @@ pub(crate) struct Outcome {
     pub(crate) status: u16,
     pub(crate) body_bytes: u64,
     pub(crate) keep_alive: bool,
+    /// Response bytes are left for the poller to send to a slow reader.
+    pub(crate) output_waiting: bool,
 }
 
 /// Runs one application call for one request.
@@ -69,6 +71,7 @@ impl<'a> Handler<'a> {
             status: self.writer.status_code(),
             body_bytes: self.writer.body_bytes(),
             keep_alive: self.writer.keep_alive(),
+            output_waiting: self.writer.output_waiting(),
         };
         (outcome, self.writer.switched_to_blocking())
     }

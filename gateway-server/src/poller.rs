@@ -117,7 +117,12 @@ impl Poller {
                         .closed_pending
                         .store(false, std::sync::atomic::Ordering::Release),
                     SIGNALS => self.on_signal(),
-                    Token(n) => self.on_readable(n, event.is_read_closed()),
+                    Token(n)
+                        if event.is_readable() || event.is_read_closed() || event.is_error() =>
+                    {
+                        self.on_readable(n, event.is_read_closed())
+                    }
+                    Token(n) => self.on_writable(n),
                 }
             }
             // One wake for everything the events queued (see `try_queue`).
@@ -242,6 +247,19 @@ impl Poller {
         }
         let conn = Arc::clone(conn);
         self.dispatch(conn);
+    }
+
+    /// A connection can take more bytes: only one with a response waiting
+    /// for it needs a worker. One that is busy is told (a worker may be
+    /// about to wait for exactly this), an idle one has nothing to send.
+    fn on_writable(&mut self, token: usize) {
+        let Some(conn) = self.conns.get(token) else {
+            return;
+        };
+        if conn.is_idle() && conn.wait().0 != waiting::FLUSH {
+            return;
+        }
+        self.on_readable(token, false);
     }
 
     fn dispatch(&mut self, conn: Arc<Conn>) {

@@ -27,8 +27,9 @@ pub(crate) enum OutFraming {
 
 /// Where response bytes go.
 pub(crate) enum Destination<'a> {
-    /// A client socket, non-blocking; switched to blocking (with the write
-    /// timeout) when a slow reader fills its buffer.
+    /// A client socket, non-blocking. What a slow reader cannot take yet
+    /// waits for the poller; past `OUTPUT_WAITING_MAX` the socket switches
+    /// to blocking (with the write timeout).
     Socket(&'a Stream),
     /// Any writer: a test client's buffer, a CGI program's standard output.
     Writer(&'a mut dyn Write),
@@ -81,6 +82,13 @@ pub(crate) struct Exchange<'a> {
 /// Most bytes of complete responses held back for one write.
 const HOLD_LIMIT: usize = 64 * 1024;
 
+/// Most response bytes kept for a slow reader, to be sent by the poller as
+/// the client takes them (on top of the kernel's socket buffer, up to 4 MiB
+/// by default on Linux). Past it the worker waits for the client itself (up
+/// to the write timeout per write): a huge response to a stalled client
+/// costs a worker, not unbounded memory.
+const OUTPUT_WAITING_MAX: usize = 4 << 20;
+
 /// Writes one response: the head once, then body chunks in their framing.
 #[derive(Debug)]
 pub(crate) struct ResponseWriter<'a> {
@@ -96,6 +104,9 @@ pub(crate) struct ResponseWriter<'a> {
     failed: bool,
     /// Set when the socket was switched to blocking mode for a slow reader.
     blocking: bool,
+    /// Set when the client's socket was full: what `out` holds waits for
+    /// the poller to see the client ready, rather than for this worker.
+    waiting: bool,
 }
 
 /// Why the head could not be sent.
@@ -122,6 +133,7 @@ impl<'a> ResponseWriter<'a> {
             overflowed: false,
             failed: false,
             blocking: false,
+            waiting: false,
         }
     }
 
@@ -145,6 +157,12 @@ impl<'a> ResponseWriter<'a> {
     /// Whether the socket was left in blocking mode (the caller restores it).
     pub(crate) fn switched_to_blocking(&self) -> bool {
         self.blocking
+    }
+
+    /// Whether response bytes are left for the poller to send once the
+    /// client has room for them (they are still in `out`).
+    pub(crate) fn output_waiting(&self) -> bool {
+        self.waiting && !self.out.is_empty() && !self.failed
     }
 
     /// Whether the declared Content-Length has been reached: the handler
@@ -320,8 +338,10 @@ impl<'a> ResponseWriter<'a> {
         self.flush()
     }
 
-    /// Write out everything queued. A slow reader makes the socket switch to
-    /// blocking mode with the write timeout, rather than spinning.
+    /// Write out what is queued, as far as the client takes it now. What a
+    /// slow reader leaves waits in `out` for the poller (see
+    /// [`output_waiting`](Self::output_waiting)); past `OUTPUT_WAITING_MAX`
+    /// the socket switches to blocking mode with the write timeout.
     fn flush(&mut self) -> io::Result<()> {
         if self.failed {
             return Err(io::Error::new(
@@ -330,8 +350,8 @@ impl<'a> ResponseWriter<'a> {
             ));
         }
         let result = self.write_out();
-        self.out.clear();
         if result.is_err() {
+            self.out.clear();
             self.failed = true;
             self.exchange.keep_alive = false;
         }
@@ -339,19 +359,50 @@ impl<'a> ResponseWriter<'a> {
     }
 
     fn write_out(&mut self) -> io::Result<()> {
-        match &mut self.exchange.destination {
-            Destination::Socket(stream) => send_all(
-                stream,
-                self.out,
-                self.exchange.write_timeout,
-                &mut self.blocking,
-            ),
+        let stream = match &mut self.exchange.destination {
+            Destination::Socket(stream) => *stream,
             Destination::Writer(writer) => {
                 writer.write_all(self.out)?;
-                writer.flush()
+                self.out.clear();
+                return writer.flush();
             }
+        };
+        if !self.waiting {
+            let sent = send_until_full(stream, self.out)?;
+            self.out.drain(..sent);
+            // The client is slow once its socket is full: later chunks join
+            // the queue without a write that would fail again.
+            self.waiting = !self.out.is_empty();
+        }
+        if self.out.len() <= OUTPUT_WAITING_MAX {
+            return Ok(());
+        }
+        let sent = send_all(
+            stream,
+            self.out,
+            self.exchange.write_timeout,
+            &mut self.blocking,
+        );
+        self.out.clear();
+        self.waiting = false;
+        sent
+    }
+}
+
+/// Write as much of `bytes` as a non-blocking socket takes now; returns how
+/// many bytes went out.
+pub(crate) fn send_until_full(stream: &Stream, bytes: &[u8]) -> io::Result<usize> {
+    let mut at = 0;
+    while at < bytes.len() {
+        match (&*stream).write(&bytes[at..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => at += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
+    Ok(at)
 }
 
 /// Write all of `bytes` to a non-blocking socket. A slow reader makes it

@@ -3,6 +3,7 @@
 //! poller until shutdown. Next stage: `poller.rs`.
 
 use std::net::{TcpListener, ToSocketAddrs};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::Path;
@@ -15,6 +16,7 @@ use gateway_spec::Application;
 
 use crate::access_log::AccessLog;
 use crate::config::ServerConfig;
+use crate::connection::Conn;
 use crate::environ_builder::BaseEnviron;
 use crate::http_date::Clock;
 use crate::poller::Poller;
@@ -156,6 +158,7 @@ impl Server {
             closed: closed_tx,
             closed_pending: AtomicBool::new(false),
             waker,
+            registry: poll.registry().try_clone()?,
         };
         Ok(Server {
             listener,
@@ -244,6 +247,8 @@ pub(crate) struct Shared {
     /// one wake-up, not one each.
     pub(crate) closed_pending: AtomicBool,
     waker: mio::Waker,
+    /// The poller's registry, for workers to change what it watches.
+    registry: mio::Registry,
 }
 
 impl std::fmt::Debug for Shared {
@@ -287,6 +292,18 @@ impl Shared {
     /// poller anyway (and the sweep bounds the wait when it does not).
     pub(crate) fn forget_without_waking(&self, token: usize) {
         let _ = self.closed.send(token);
+    }
+
+    /// Ask the poller to report `conn` when it can take more bytes too, for
+    /// a response a slow reader has not taken yet (once per connection: the
+    /// poller is edge-triggered, so a writable socket is not reported again
+    /// until it has been full).
+    pub(crate) fn watch_writable(&self, conn: &Conn) -> std::io::Result<()> {
+        self.registry.reregister(
+            &mut mio::unix::SourceFd(&conn.stream.as_raw_fd()),
+            mio::Token(conn.token),
+            mio::Interest::READABLE | mio::Interest::WRITABLE,
+        )
     }
 
     fn wake_poller(&self) {

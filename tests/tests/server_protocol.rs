@@ -263,6 +263,65 @@ fn a_slow_upload_does_not_hold_the_only_worker() {
 }
 
 #[test]
+fn a_slow_reader_does_not_hold_the_only_worker() {
+    let config = gateway_server::ServerConfig {
+        workers: 1,
+        ..tests::test_config()
+    };
+    let server = TestServer::start_with(kitchen_sink, config);
+    let stream = server.connect();
+    // A small window: most of the answer (about 6 MB, more than the
+    // server's socket buffer takes) has to wait for the reader.
+    let window = socket2::SockRef::from(&stream);
+    window.set_recv_buffer_size(16 * 1024).unwrap();
+    let mut slow = BufReader::new(stream.try_clone().unwrap());
+    slow.get_mut()
+        .write_all(b"GET /stream?n=320000 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500)); // its reader dawdles
+                                                    // Meanwhile another client is served by the one worker.
+    let response = server.exchange(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!((response.status, response.text().as_str()), (200, "hello"));
+    // The slow reader, reading at last, gets all of its answer, and its
+    // connection goes on as usual.
+    window.set_recv_buffer_size(4 << 20).unwrap();
+    let text = read_response(&mut slow, false).unwrap().text();
+    assert!(text.starts_with("chunk 0\n"));
+    assert!(text.ends_with("chunk 319999\n"), "the answer was cut short");
+    slow.get_mut()
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut slow, false).unwrap().text(), "hello");
+}
+
+#[test]
+fn a_slow_reader_asking_to_close_gets_all_then_the_close() {
+    let config = gateway_server::ServerConfig {
+        workers: 1,
+        ..tests::test_config()
+    };
+    let server = TestServer::start_with(kitchen_sink, config);
+    let stream = server.connect();
+    let window = socket2::SockRef::from(&stream);
+    window.set_recv_buffer_size(16 * 1024).unwrap();
+    let mut slow = BufReader::new(stream.try_clone().unwrap());
+    slow.get_mut()
+        .write_all(b"GET /stream?n=320000 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let response = server.exchange(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(response.status, 200);
+    window.set_recv_buffer_size(4 << 20).unwrap();
+    let answer = read_response(&mut slow, false).unwrap();
+    assert_eq!(answer.header("connection"), Some("close"));
+    assert!(
+        answer.text().ends_with("chunk 319999\n"),
+        "the answer was cut short"
+    );
+    assert!(is_closed(&mut slow));
+}
+
+#[test]
 fn an_unread_body_is_drained_before_the_next_request() {
     for config in spooled_and_streamed() {
         an_unread_body_is_drained(TestServer::start_with(kitchen_sink, config));
