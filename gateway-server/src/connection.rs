@@ -355,6 +355,9 @@ enum Step {
     Served,
     /// More bytes are needed.
     Incomplete,
+    /// A large body starts going to a temporary file: take the bytes
+    /// already here, then read more.
+    Spooling,
     /// The connection is finished with (already closed).
     Done,
 }
@@ -368,6 +371,7 @@ impl Session<'_> {
             match self.serve_buffered(worker) {
                 Step::Done => return,
                 Step::Served => may_read = false,
+                Step::Spooling => {}
                 Step::Incomplete if may_read => match self.read_more(worker) {
                     Ok(Some(full)) => may_read = full,
                     Ok(None) => {
@@ -576,7 +580,7 @@ impl Session<'_> {
             Ok(BodyPlan::Wait) => return Step::Incomplete,
             Ok(BodyPlan::Spool(spool)) => {
                 self.state.spool = Some(spool);
-                return self.serve_buffered(worker);
+                return Step::Spooling;
             }
             Ok(BodyPlan::Broken) => {
                 self.send_held(worker);
