@@ -37,8 +37,6 @@ pub mod limits {
     pub const MAX_HEADERS: usize = 100;
     /// Largest body.
     pub const MAX_BODY_BYTES: u64 = 1 << 30;
-    /// Bodies up to this size are collected before the application runs.
-    pub const BUFFERED_BODY_MAX: usize = 64 * 1024;
     /// Longest chunk-size line (extensions included).
     pub const MAX_CHUNK_LINE: usize = 4096;
     /// Most chunk-extension bytes in one body.

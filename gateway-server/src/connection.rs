@@ -301,7 +301,7 @@ impl Conn {
         }
         // Every way out of a session sends (or drops, for a gone client)
         // what it held; the next connection starts with nothing queued.
-        worker.out.clear();
+        worker.reset();
     }
 }
 
@@ -461,6 +461,7 @@ impl Session<'_> {
                 }
             }
             if self.state.unsent.is_empty() {
+                self.state.unsent = Vec::new(); // no idle room per connection
                 if std::mem::take(&mut self.state.close_after_flush) {
                     self.conn.close_gracefully(shared);
                     return false;

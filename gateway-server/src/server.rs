@@ -321,9 +321,15 @@ pub(crate) struct WorkerState {
     pub(crate) read_block: Box<[u8]>,
     /// Bytes received and not yet used, for the connection being served.
     pub(crate) buf: Vec<u8>,
+    /// Response bytes on their way to the client.
     pub(crate) out: Vec<u8>,
     pub(crate) clock: Clock,
 }
+
+/// Buffer room a worker keeps between connections; more, left by a large
+/// request or response, is given back, so a few big exchanges do not pin
+/// memory in every worker.
+const WORKER_BUFFER_KEEP: usize = 256 * 1024;
 
 impl WorkerState {
     pub(crate) fn new() -> WorkerState {
@@ -333,5 +339,32 @@ impl WorkerState {
             out: Vec::with_capacity(16 * 1024),
             clock: Clock::new(),
         }
+    }
+
+    /// Empty the buffers for the next connection, giving back unusual room.
+    pub(crate) fn reset(&mut self) {
+        for buffer in [&mut self.buf, &mut self.out] {
+            buffer.clear();
+            if buffer.capacity() > WORKER_BUFFER_KEEP {
+                buffer.shrink_to(16 * 1024);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_gives_back_the_room_a_large_exchange_took() {
+        let mut worker = WorkerState::new();
+        worker.out.extend_from_slice(&vec![b'r'; 4 << 20]);
+        worker.buf.extend_from_slice(&[b'q'; 100]);
+        worker.reset();
+        assert!(worker.out.is_empty() && worker.buf.is_empty());
+        assert!(worker.out.capacity() <= WORKER_BUFFER_KEEP);
+        // Ordinary room is kept: no allocation per connection.
+        assert!(worker.buf.capacity() >= 16 * 1024);
     }
 }
