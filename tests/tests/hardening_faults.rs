@@ -1,5 +1,5 @@
 //! Clients that fail in every way a client can: they disconnect mid-head,
-//! mid-body (small and streamed), mid-response, or stop reading a large
+//! mid-body (small, and large: collected in a temporary file), mid-response, or stop reading a large
 //! response. Afterwards nothing is lost: every worker is free again (N
 //! workers serve N requests that can only finish together), every body the
 //! application returned was closed, and the process's file descriptors,
@@ -85,7 +85,7 @@ fn faults(server: &TestServer) -> Vec<TcpStream> {
         s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n")
             .unwrap();
         s.write_all(&[b'x'; 100]).unwrap();
-        // Mid-body, a large body streamed to the app as it reads.
+        // Mid-body, a large body the server collects in a temporary file.
         let mut s = server.connect();
         s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 300000\r\n\r\n")
             .unwrap();
