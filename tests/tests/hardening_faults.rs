@@ -1,10 +1,10 @@
 //! Clients that fail in every way a client can: they disconnect mid-head,
 //! mid-body (small, and large: collected in a temporary file),
 //! mid-response, or stop reading a large response. Afterwards nothing is
-//! lost: every worker is free again (N
-//! workers serve N requests that can only finish together), every body the
-//! application returned was closed, and the process's file descriptors,
-//! threads and memory are back where they were.
+//! lost: every worker is free again (N workers serve N requests that can
+//! only finish together), every body the application returned was closed,
+//! and the process's file descriptors, threads and memory are back where
+//! they were.
 //!
 //! One test in its own binary: it counts the process's descriptors and
 //! threads, which any test running beside it would disturb. Every wait is
