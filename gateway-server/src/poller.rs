@@ -3,9 +3,10 @@
 //!
 //! It accepts, watches connections for readable bytes (each registered once,
 //! edge-triggered) and hands a connection to the worker pool only when it has
-//! bytes to read; a worker gives it back when a request is incomplete or the
-//! connection is idle. Once a second it closes connections that waited too
-//! long. Thread count is the pool plus this one, however many clients are
+//! bytes to read, or room for the rest of a response a slow reader left; a
+//! worker gives it back when a request is incomplete, the client is slow to
+//! read, or the connection is idle. A few times a second it closes
+//! connections that waited too long. Thread count is the pool plus this one, however many clients are
 //! connected. Next stage: `connection.rs`.
 
 use std::io;
@@ -213,7 +214,8 @@ impl Poller {
         }
     }
 
-    /// Bytes arrived on a connection: hand it to a worker, unless one has it.
+    /// Bytes arrived on a connection (or a slow reader made room): hand it
+    /// to a worker, unless one has it.
     fn on_readable(&mut self, token: usize, read_closed: bool) {
         let Some(conn) = self.conns.get(token) else {
             return;
