@@ -2,6 +2,7 @@
 //! in both framings, 100-continue, HEAD, and the application's errors.
 
 use std::io::{BufReader, Write};
+use std::net::TcpStream;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -253,8 +254,8 @@ fn a_slow_upload_does_not_hold_the_only_worker() {
     )
     .unwrap();
     uploader.get_mut().write_all(&body[..100_000]).unwrap();
-    std::thread::sleep(Duration::from_millis(100)); // the upload stalls
-                                                    // While it does, another client is served by the one worker.
+    // The upload stalls; meanwhile another client is served by the one worker.
+    std::thread::sleep(Duration::from_millis(100));
     let response = server.exchange(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!((response.status, response.text().as_str()), (200, "hello"));
     uploader.get_mut().write_all(&body[100_000..]).unwrap();
@@ -262,29 +263,41 @@ fn a_slow_upload_does_not_hold_the_only_worker() {
     assert_eq!(echoed.body, body);
 }
 
-#[test]
-fn a_slow_reader_does_not_hold_the_only_worker() {
+/// A server with one worker, and a client that sends `request` and then
+/// dawdles: its small receive window keeps most of a large answer (about
+/// 6 MB, more than the server's socket buffer takes) waiting for it.
+fn one_worker_and_a_slow_reader(request: &[u8]) -> (TestServer, BufReader<TcpStream>) {
     let config = gateway_server::ServerConfig {
         workers: 1,
         ..tests::test_config()
     };
     let server = TestServer::start_with(kitchen_sink, config);
     let stream = server.connect();
-    // A small window: most of the answer (about 6 MB, more than the
-    // server's socket buffer takes) has to wait for the reader.
-    let window = socket2::SockRef::from(&stream);
-    window.set_recv_buffer_size(16 * 1024).unwrap();
-    let mut slow = BufReader::new(stream.try_clone().unwrap());
-    slow.get_mut()
-        .write_all(b"GET /stream?n=320000 HTTP/1.1\r\nHost: t\r\n\r\n")
+    socket2::SockRef::from(&stream)
+        .set_recv_buffer_size(16 * 1024)
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500)); // its reader dawdles
-                                                    // Meanwhile another client is served by the one worker.
+    let mut slow = BufReader::new(stream);
+    slow.get_mut().write_all(request).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    (server, slow)
+}
+
+/// The slow reader reads at last, at full speed.
+fn open_the_window(slow: &BufReader<TcpStream>) {
+    socket2::SockRef::from(slow.get_ref())
+        .set_recv_buffer_size(4 << 20)
+        .unwrap();
+}
+
+#[test]
+fn a_slow_reader_does_not_hold_the_only_worker() {
+    let (server, mut slow) =
+        one_worker_and_a_slow_reader(b"GET /stream?n=320000 HTTP/1.1\r\nHost: t\r\n\r\n");
+    // Meanwhile another client is served by the one worker.
     let response = server.exchange(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!((response.status, response.text().as_str()), (200, "hello"));
-    // The slow reader, reading at last, gets all of its answer, and its
-    // connection goes on as usual.
-    window.set_recv_buffer_size(4 << 20).unwrap();
+    // The slow reader gets all of its answer, and its connection goes on.
+    open_the_window(&slow);
     let text = read_response(&mut slow, false).unwrap().text();
     assert!(text.starts_with("chunk 0\n"));
     assert!(text.ends_with("chunk 319999\n"), "the answer was cut short");
@@ -296,22 +309,12 @@ fn a_slow_reader_does_not_hold_the_only_worker() {
 
 #[test]
 fn a_slow_reader_asking_to_close_gets_all_then_the_close() {
-    let config = gateway_server::ServerConfig {
-        workers: 1,
-        ..tests::test_config()
-    };
-    let server = TestServer::start_with(kitchen_sink, config);
-    let stream = server.connect();
-    let window = socket2::SockRef::from(&stream);
-    window.set_recv_buffer_size(16 * 1024).unwrap();
-    let mut slow = BufReader::new(stream.try_clone().unwrap());
-    slow.get_mut()
-        .write_all(b"GET /stream?n=320000 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let (server, mut slow) = one_worker_and_a_slow_reader(
+        b"GET /stream?n=320000 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
     let response = server.exchange(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(response.status, 200);
-    window.set_recv_buffer_size(4 << 20).unwrap();
+    open_the_window(&slow);
     let answer = read_response(&mut slow, false).unwrap();
     assert_eq!(answer.header("connection"), Some("close"));
     assert!(
