@@ -238,13 +238,18 @@ fn a_large_chunked_body_is_decoded(server: TestServer) {
     sender.join().unwrap();
 }
 
-#[test]
-fn a_slow_upload_does_not_hold_the_only_worker() {
+/// A server with a single worker: anything that held it would show.
+fn one_worker_server() -> TestServer {
     let config = gateway_server::ServerConfig {
         workers: 1,
         ..tests::test_config()
     };
-    let server = TestServer::start_with(kitchen_sink, config);
+    TestServer::start_with(kitchen_sink, config)
+}
+
+#[test]
+fn a_slow_upload_does_not_hold_the_only_worker() {
+    let server = one_worker_server();
     let body = vec![b'u'; 1_000_000];
     let mut uploader = BufReader::new(server.connect());
     write!(
@@ -267,11 +272,7 @@ fn a_slow_upload_does_not_hold_the_only_worker() {
 /// dawdles: its small receive window keeps most of a large answer (about
 /// 6 MB, more than the server's socket buffer takes) waiting for it.
 fn one_worker_and_a_slow_reader(request: &[u8]) -> (TestServer, BufReader<TcpStream>) {
-    let config = gateway_server::ServerConfig {
-        workers: 1,
-        ..tests::test_config()
-    };
-    let server = TestServer::start_with(kitchen_sink, config);
+    let server = one_worker_server();
     let stream = server.connect();
     socket2::SockRef::from(&stream)
         .set_recv_buffer_size(16 * 1024)
