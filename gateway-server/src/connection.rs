@@ -228,8 +228,14 @@ impl Conn {
     }
 
     /// Owner, with our side shut down: let the poller read (and drop) what
-    /// the client still sends until it closes too.
+    /// the client still sends until it closes too. Bytes already waiting are
+    /// read first: their readiness may have been reported to a worker that
+    /// did not read (one that only flushed), and unread bytes at close would
+    /// reset the connection.
     fn linger(&self, shared: &Shared) {
+        if self.discard_input() {
+            return self.close(shared);
+        }
         self.set_wait(waiting::LINGER, shared.now_ms() + 2_000);
         loop {
             if self.peer_closed.load(Ordering::Acquire) {
@@ -292,6 +298,7 @@ impl Conn {
             conn: self,
             shared,
             state: lock(&self.state),
+            may_read: true,
         };
         worker.buf.clear();
         worker.buf.append(&mut session.state.pending);
@@ -317,6 +324,10 @@ struct Session<'a> {
     conn: &'a Conn,
     shared: &'a Shared,
     state: MutexGuard<'a, ConnState>,
+    /// The socket may hold bytes that no readiness event will report again
+    /// (the poller is edge-triggered): the dispatch's own event has not been
+    /// read yet, or the last read filled the buffer.
+    may_read: bool,
 }
 
 /// How a request's body reaches the application.
@@ -364,27 +375,27 @@ enum Step {
 
 impl Session<'_> {
     fn serve(&mut self, worker: &mut WorkerState) {
-        // One read per dispatch: after a response, the connection goes back
-        // to the poller unless a pipelined request is already here.
-        let mut may_read = true;
+        // One read per readiness event, unless it filled the buffer: a short
+        // read means the socket is drained (hyper's rule), and the poller
+        // reports the next bytes. After a response, the connection goes
+        // back unless a pipelined request is already here.
         loop {
             match self.serve_buffered(worker) {
                 Step::Done => return,
-                Step::Served => may_read = false,
-                Step::Spooling => {}
-                Step::Incomplete if may_read => match self.read_more(worker) {
-                    Ok(Some(full)) => may_read = full,
+                Step::Served | Step::Spooling => {}
+                Step::Incomplete if self.may_read => match self.read_more(worker) {
+                    Ok(Some(full)) => self.may_read = full,
                     Ok(None) => {
                         self.send_held(worker);
                         return self.conn.close(self.shared);
                     }
-                    Err(()) => may_read = false,
+                    Err(()) => self.may_read = false,
                 },
                 Step::Incomplete => {
                     if self.give_back(worker) {
                         return;
                     }
-                    may_read = true;
+                    self.may_read = true;
                 }
             }
         }
@@ -484,6 +495,8 @@ impl Session<'_> {
                 return false;
             }
             self.state.pending.clear();
+            // The event that kept us may be bytes to read, not room to write.
+            self.may_read = true;
         }
     }
 
@@ -778,7 +791,8 @@ impl Session<'_> {
             return Step::Served;
         }
         self.send_held(worker);
-        if client_asked_close && !was_streamed && worker.buf.is_empty() {
+        // Nothing past the request, here or (as far as we know) in the socket.
+        if client_asked_close && !was_streamed && worker.buf.is_empty() && !self.may_read {
             self.conn.close_as_asked(self.shared);
         } else {
             self.conn.close_gracefully(self.shared);
@@ -792,7 +806,13 @@ impl Session<'_> {
         let shared = self.shared;
         // Answers to the pipelined requests before this one go first.
         self.send_held(worker);
-        log::info!(target: "gateway_server::request", "refused request from {}: {err}", self.conn.remote.addr.as_deref().unwrap_or("-"));
+        let client = self.conn.remote_addr();
+        if matches!(err, RequestError::Spool(_)) {
+            // The server's own failure (disk, TMPDIR), not the client's.
+            log::error!("request from {client} failed: {err}");
+        } else {
+            log::info!(target: "gateway_server::request", "refused request from {client}: {err}");
+        }
         if let Some(status) = err.status() {
             worker.clock.tick();
             let response =

@@ -6,8 +6,8 @@
 //! bytes to read, or room for the rest of a response a slow reader left; a
 //! worker gives it back when a request is incomplete, the client is slow to
 //! read, or the connection is idle. A few times a second it closes
-//! connections that waited too long. Thread count is the pool plus this one, however many clients are
-//! connected. Next stage: `connection.rs`.
+//! connections that waited too long. Thread count is the pool plus this
+//! one, however many clients are connected. Next stage: `connection.rs`.
 
 use std::io;
 use std::os::fd::AsRawFd;

@@ -307,10 +307,11 @@ impl<'a> ResponseWriter<'a> {
             }
         }
         self.written += chunk.len() as u64;
-        if self.holding() && matches!(framing, OutFraming::Length(n) if self.written >= n) {
+        let complete = matches!(framing, OutFraming::Length(n) if self.written >= n);
+        if self.holding() && complete {
             return Ok(()); // complete: it can wait for the next response
         }
-        self.flush()
+        self.flush(complete)
     }
 
     fn holding(&self) -> bool {
@@ -335,21 +336,24 @@ impl<'a> ResponseWriter<'a> {
         if self.holding() {
             return Ok(());
         }
-        self.flush()
+        self.flush(true)
     }
 
-    /// Write out what is queued, as far as the client takes it now. What a
-    /// slow reader leaves waits in `out` for the poller (see
-    /// [`output_waiting`](Self::output_waiting)); past `OUTPUT_WAITING_MAX`
-    /// the socket switches to blocking mode with the write timeout.
-    fn flush(&mut self) -> io::Result<()> {
+    /// Write out what is queued. Once the response is `complete`, what a
+    /// slow reader cannot take yet waits in `out` for the poller (see
+    /// [`output_waiting`](Self::output_waiting)), up to
+    /// `OUTPUT_WAITING_MAX`. Before that, and past it, the socket switches
+    /// to blocking mode with the write timeout: PEP 3333 wants each block
+    /// sent before the next is asked for, and an application may pause
+    /// between blocks (a stream of events), when nobody would send the rest.
+    fn flush(&mut self, complete: bool) -> io::Result<()> {
         if self.failed {
             return Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 "connection already failed",
             ));
         }
-        let result = self.write_out();
+        let result = self.write_out(complete);
         if result.is_err() {
             self.out.clear();
             self.failed = true;
@@ -358,7 +362,7 @@ impl<'a> ResponseWriter<'a> {
         result
     }
 
-    fn write_out(&mut self) -> io::Result<()> {
+    fn write_out(&mut self, complete: bool) -> io::Result<()> {
         let stream = match &mut self.exchange.destination {
             Destination::Socket(stream) => *stream,
             Destination::Writer(writer) => {
@@ -367,14 +371,13 @@ impl<'a> ResponseWriter<'a> {
                 return writer.flush();
             }
         };
-        if !self.waiting {
-            let sent = send_until_full(stream, self.out)?;
-            self.out.drain(..sent);
-            // The client is slow once its socket is full: later chunks join
-            // the queue without a write that would fail again.
-            self.waiting = !self.out.is_empty();
+        let sent = send_until_full(stream, self.out)?;
+        self.out.drain(..sent);
+        if self.out.is_empty() {
+            return Ok(());
         }
-        if self.out.len() <= OUTPUT_WAITING_MAX {
+        if complete && self.out.len() <= OUTPUT_WAITING_MAX {
+            self.waiting = true;
             return Ok(());
         }
         let sent = send_all(

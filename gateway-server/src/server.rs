@@ -289,7 +289,7 @@ impl Shared {
 
     /// Tell the poller a connection was closed, without waking it: for a
     /// connection whose client is about to close too, whose FIN wakes the
-    /// poller anyway (and the sweep bounds the wait when it does not).
+    /// poller anyway (and its timer, a few times a second, when it does not).
     pub(crate) fn forget_without_waking(&self, token: usize) {
         let _ = self.closed.send(token);
     }

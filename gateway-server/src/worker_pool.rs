@@ -234,7 +234,7 @@ impl IdleThreads {
     /// Sleep until woken, unless a job arrived since the queue was found
     /// empty. Returns false when the pool is stopping.
     fn sleep_while_empty<J>(&self, receiver: &Receiver<J>) -> bool {
-        // Pairs with the fence in `try_dispatch`, for senders that saw a
+        // Pairs with the fence in `wake_for_queued`, for senders that saw a
         // searching thread and so never take the lock.
         fence(Ordering::SeqCst);
         let mut sleepers = self.lock();
