@@ -18,7 +18,7 @@ use gateway_spec::Input;
 use crate::body_spool::BodySpool;
 use crate::environ_builder::{build_environ, RemoteAddr};
 use crate::error::RequestError;
-use crate::handler::Handler;
+use crate::handler::{Handler, Outcome};
 use crate::request_body::{buffered_body, BodyEnd, BufferedBody, ChunkedProgress, StreamedBody};
 use crate::request_head::{parse_head_resuming, Framing, HeadScan, RequestHead};
 use crate::response_writer::{
@@ -351,15 +351,6 @@ struct ReadyBody {
     streamed: Option<StreamedBody>,
 }
 
-/// How one exchange went, as the connection needs to know.
-struct Exchanged {
-    keep_alive: bool,
-    /// Response bytes wait in the worker's output for a slow reader.
-    output_waiting: bool,
-    /// The socket was switched to blocking mode (restore it).
-    blocking: bool,
-}
-
 /// What the buffered bytes hold.
 enum Step {
     /// One request was answered; the connection stays open.
@@ -489,15 +480,24 @@ impl Session<'_> {
             let write_wait = shared.config.write_timeout.as_millis() as u64;
             self.conn
                 .set_wait(waiting::FLUSH, shared.now_ms() + write_wait);
-            // Bytes already here wait with the connection, as in `give_back`.
-            self.state.pending = worker.buf.clone();
-            if self.conn.release() {
+            if self.park(worker) {
                 return false;
             }
-            self.state.pending.clear();
             // The event that kept us may be bytes to read, not room to write.
             self.may_read = true;
         }
+    }
+
+    /// Hand the connection back to the poller, keeping only the leftover
+    /// bytes per idle connection, not a buffer. Returns `false` if
+    /// readiness arrived meanwhile: this worker still owns it.
+    fn park(&mut self, worker: &WorkerState) -> bool {
+        self.state.pending = worker.buf.clone();
+        if self.conn.release() {
+            return true;
+        }
+        self.state.pending.clear();
+        false
     }
 
     /// Keep the unused bytes and hand the connection back to the poller.
@@ -552,13 +552,7 @@ impl Session<'_> {
             self.conn
                 .set_wait(waiting::REQUEST_REST, started + head_wait);
         }
-        // Keep only the leftover bytes per idle connection, not a buffer.
-        self.state.pending = worker.buf.clone();
-        if self.conn.release() {
-            return true;
-        }
-        self.state.pending.clear();
-        false
+        self.park(worker)
     }
 
     /// Answer the request at the start of the buffer, if it is complete.
@@ -611,7 +605,7 @@ impl Session<'_> {
             Ok(environ) => environ,
             Err(err) => return self.refuse(&err, worker),
         };
-        let exchanged = self.respond(
+        let outcome = self.respond(
             &head,
             environ,
             body.streamed.as_ref(),
@@ -620,7 +614,7 @@ impl Session<'_> {
             &mut worker.clock,
         );
         worker.buf.drain(..used);
-        self.after_response(client_asked_close, exchanged, body.streamed, worker)
+        self.after_response(client_asked_close, outcome, body.streamed, worker)
     }
 
     /// Decide how the application gets the body: all here (or none), still
@@ -713,7 +707,7 @@ impl Session<'_> {
         hold_complete: bool,
         out: &mut Vec<u8>,
         clock: &mut crate::http_date::Clock,
-    ) -> Exchanged {
+    ) -> Outcome {
         let (shared, config) = (self.shared, &self.shared.config);
         clock.tick();
         let exchange = Exchange {
@@ -732,7 +726,7 @@ impl Session<'_> {
         };
         let request_line = head.request_line();
         let writer = ResponseWriter::new(exchange, out);
-        let (outcome, blocking) = Handler::new(writer, &request_line).run(&*shared.app, environ);
+        let outcome = Handler::new(writer, &request_line).run(&*shared.app, environ);
         shared.access_log.record(
             &self.conn.remote,
             clock.log_time(),
@@ -740,11 +734,7 @@ impl Session<'_> {
             outcome.status,
             outcome.body_bytes,
         );
-        Exchanged {
-            keep_alive: outcome.keep_alive,
-            output_waiting: outcome.output_waiting,
-            blocking,
-        }
+        outcome
     }
 
     /// After a response: settle a streamed body (drain what is left, take
@@ -753,15 +743,16 @@ impl Session<'_> {
     fn after_response(
         &mut self,
         client_asked_close: bool,
-        exchanged: Exchanged,
+        outcome: Outcome,
         streamed: Option<StreamedBody>,
         worker: &mut WorkerState,
     ) -> Step {
-        let Exchanged {
+        let Outcome {
             mut keep_alive,
             output_waiting,
             blocking,
-        } = exchanged;
+            ..
+        } = outcome;
         let was_streamed = streamed.is_some();
         if let Some(body) = streamed {
             match body.finish(self.shared.config.max_drain_bytes) {

@@ -22,6 +22,8 @@ pub(crate) struct Outcome {
     pub(crate) keep_alive: bool,
     /// Response bytes are left for the poller to send to a slow reader.
     pub(crate) output_waiting: bool,
+    /// The socket was switched to blocking mode (the caller restores it).
+    pub(crate) blocking: bool,
 }
 
 /// Runs one application call for one request.
@@ -57,7 +59,7 @@ impl<'a> Handler<'a> {
     }
 
     /// Invoke the application and send its response: the whole protocol.
-    pub(crate) fn run(mut self, app: &dyn Application, environ: Environ) -> (Outcome, bool) {
+    pub(crate) fn run(mut self, app: &dyn Application, environ: Environ) -> Outcome {
         let start_response = self.start_response.clone();
         // A panic is caught once, here at the application boundary, and goes
         // down the same path as an error (rouille, tower-http CatchPanic).
@@ -67,13 +69,13 @@ impl<'a> Handler<'a> {
             Ok(Err(err)) => self.handle_error(err),
             Err(panic) => self.handle_error(panic_error(panic)),
         }
-        let outcome = Outcome {
+        Outcome {
             status: self.writer.status_code(),
             body_bytes: self.writer.body_bytes(),
             keep_alive: self.writer.keep_alive(),
             output_waiting: self.writer.output_waiting(),
-        };
-        (outcome, self.writer.switched_to_blocking())
+            blocking: self.writer.switched_to_blocking(),
+        }
     }
 
     /// Send every chunk of the body, then close it.

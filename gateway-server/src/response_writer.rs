@@ -417,21 +417,18 @@ pub(crate) fn send_all(
     timeout: Duration,
     blocking: &mut bool,
 ) -> io::Result<()> {
-    let mut at = 0;
-    while at < bytes.len() {
-        match (&*stream).write(&bytes[at..]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => at += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock && !*blocking => {
-                stream.set_nonblocking(false)?;
-                stream.set_write_timeout(timeout)?;
-                *blocking = true;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+    let sent = send_until_full(stream, bytes)?;
+    if sent == bytes.len() {
+        return Ok(());
     }
-    Ok(())
+    if *blocking {
+        // Already waiting with the timeout: it ran out.
+        return Err(io::ErrorKind::WouldBlock.into());
+    }
+    stream.set_nonblocking(false)?;
+    stream.set_write_timeout(timeout)?;
+    *blocking = true;
+    (&*stream).write_all(&bytes[sent..])
 }
 
 /// What the server needs to know about the application's headers, found in
@@ -543,13 +540,7 @@ pub(crate) fn simple_response(
 /// Write a whole small response to a socket in non-blocking mode, best
 /// effort: used by the poller, which must never wait on a client.
 pub(crate) fn write_nonblocking(stream: &Stream, bytes: &[u8]) {
-    let mut at = 0;
-    while at < bytes.len() {
-        match (&*stream).write(&bytes[at..]) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => at += n,
-        }
-    }
+    let _ = send_until_full(stream, bytes);
 }
 
 #[cfg(test)]

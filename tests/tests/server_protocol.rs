@@ -365,9 +365,9 @@ fn a_streamed_answer_is_not_held_back_while_the_app_pauses() {
         .get_mut()
         .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
-    std::thread::sleep(Duration::from_millis(150)); // let the socket fill
-                                                    // Every read has the test client's timeout: a block held back until
-                                                    // the application ends would make one of them fail.
+    // Let the socket fill. Every read below has the test client's timeout:
+    // a block held back until the application ends would make one fail.
+    std::thread::sleep(Duration::from_millis(150));
     let mut seen = Vec::new();
     let mut chunk = [0u8; 64 * 1024];
     while !seen.ends_with(b"TAIL\r\n") {
