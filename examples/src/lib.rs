@@ -45,7 +45,8 @@ pub fn flag_value(args: &[String], name: &str) -> Option<String> {
 /// parent passing fd 3 with `LISTEN_FDS=1`) if there is one; otherwise on
 /// `--unix PATH` (mode `--unix-mode 660`, octal), or `--host`/`--port`.
 /// `--reuse-port` lets several processes share the port; `--workers N` sizes
-/// the pool. Shuts down gracefully on SIGTERM.
+/// the pool; `--no-defer-accept` has the server take connections before
+/// their request arrives. Shuts down gracefully on SIGTERM.
 ///
 /// # Errors
 /// When the socket cannot be bound.
@@ -54,6 +55,7 @@ pub fn serve<A: gateway_spec::Application>(app: A, default_port: u16) -> std::io
     let (host, port) = host_and_port(args.clone(), "localhost", default_port);
     let mut config = gateway_server::ServerConfig {
         reuse_port: args.iter().any(|a| a == "--reuse-port"),
+        defer_accept: !args.iter().any(|a| a == "--no-defer-accept"),
         ..gateway_server::ServerConfig::default()
     };
     if let Some(workers) = flag_value(&args, "--workers").and_then(|n| n.parse().ok()) {

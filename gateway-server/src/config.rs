@@ -88,6 +88,14 @@ pub struct ServerConfig {
     /// Connections the kernel queues before `accept` (the listen backlog).
     /// Default: 1024.
     pub backlog: i32,
+    /// Linux, TCP: have the kernel hand over a connection only once its
+    /// first bytes arrived (`TCP_DEFER_ACCEPT`, as nginx's `deferred`), so
+    /// a new connection goes straight to a worker. A client that connects
+    /// and stays silent is handed over after about a second; until then it
+    /// counts against neither `max_connections` nor a stopping server's
+    /// grace period. Also set on a listener the server is handed. Default:
+    /// true.
+    pub defer_accept: bool,
     /// Run the application on the poller thread instead of the worker pool:
     /// no handoff and no thread switch per request, which is hyper's own
     /// shape. Only for applications that never block (no database calls,
@@ -126,6 +134,7 @@ impl Default for ServerConfig {
             reuse_port: false,
             inline_app: false,
             backlog: 1024,
+            defer_accept: true,
             unix_socket_mode: 0o600,
         }
     }

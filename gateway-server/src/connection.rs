@@ -69,6 +69,10 @@ pub(crate) struct Conn {
     peer_closed: AtomicBool,
     /// Milliseconds since the server started when the current wait expires.
     deadline: AtomicU64,
+    /// The poller's epoll set has this socket. A fresh connection goes to a
+    /// worker straight from `accept` and joins the set only the first time
+    /// it has to wait. Only the owner reads or sets it.
+    registered: AtomicBool,
     remote: RemoteAddr,
     /// Only the owner locks this, so it is never contended.
     state: Mutex<ConnState>,
@@ -104,7 +108,15 @@ struct ConnState {
 }
 
 impl Conn {
-    pub(crate) fn new(token: usize, stream: Stream, remote: RemoteAddr, deadline: u64) -> Conn {
+    /// A connection the poller just accepted; `registered`: it is already
+    /// in the poller's epoll set.
+    pub(crate) fn new(
+        token: usize,
+        stream: Stream,
+        remote: RemoteAddr,
+        deadline: u64,
+        registered: bool,
+    ) -> Conn {
         Conn {
             token,
             stream: Arc::new(stream),
@@ -112,6 +124,7 @@ impl Conn {
             waiting: AtomicU8::new(waiting::NEXT_REQUEST),
             peer_closed: AtomicBool::new(false),
             deadline: AtomicU64::new(deadline),
+            registered: AtomicBool::new(registered),
             remote,
             state: Mutex::new(ConnState::default()),
         }
@@ -187,6 +200,27 @@ impl Conn {
         self.deadline.store(deadline, Ordering::Release);
     }
 
+    /// Owner, before letting go: make sure the poller hears when bytes
+    /// arrive. Most connections asking to close never get here, so they
+    /// cost no `epoll_ctl` at all.
+    fn watch_readable(&self, shared: &Shared) -> io::Result<()> {
+        if self.registered.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        shared.watch(self, false, false)?;
+        self.registered.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Owner: have the poller also report when the socket can take more
+    /// bytes, for a response a slow reader has not taken yet.
+    fn watch_writable(&self, shared: &Shared) -> io::Result<()> {
+        let again = self.registered.load(Ordering::Relaxed);
+        shared.watch(self, true, again)?;
+        self.registered.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Owner: close at once (the poller forgets it on its next turn).
     pub(crate) fn close(&self, shared: &Shared) {
         self.stream.shutdown(Shutdown::Both);
@@ -207,8 +241,8 @@ impl Conn {
     /// nothing more (RFC 9112 section 9.6), so there is nothing to linger
     /// for: our FIN goes now and the socket is freed when the client's FIN
     /// next wakes the poller (nginx's heuristic; hyper never lingers). This
-    /// saves a read per connection and wakes nobody. Bytes that did arrive
-    /// while the response was written get the graceful close after all.
+    /// saves a read per connection. Bytes that were reported while the
+    /// response was written get the graceful close after all.
     fn close_as_asked(&self, shared: &Shared) {
         self.stream.shutdown(Shutdown::Write);
         let nothing_arrived = self
@@ -220,10 +254,13 @@ impl Conn {
                 Ordering::Acquire,
             )
             .is_ok();
-        if nothing_arrived {
+        if !nothing_arrived {
+            self.linger(shared);
+        } else if self.registered.load(Ordering::Relaxed) {
             shared.forget_without_waking(self.token);
         } else {
-            self.linger(shared);
+            // No FIN will be reported for a socket the poller never watched.
+            shared.forget(self.token);
         }
     }
 
@@ -233,7 +270,7 @@ impl Conn {
     /// did not read (one that only flushed), and unread bytes at close would
     /// reset the connection.
     fn linger(&self, shared: &Shared) {
-        if self.discard_input() {
+        if self.discard_input() || self.watch_readable(shared).is_err() {
             return self.close(shared);
         }
         self.set_wait(waiting::LINGER, shared.now_ms() + 2_000);
@@ -471,7 +508,7 @@ impl Session<'_> {
                 return true;
             }
             if !self.state.watching_writable {
-                if shared.watch_writable(self.conn).is_err() {
+                if self.conn.watch_writable(shared).is_err() {
                     self.conn.close(shared);
                     return false;
                 }
@@ -492,6 +529,10 @@ impl Session<'_> {
     /// bytes per idle connection, not a buffer. Returns `false` if
     /// readiness arrived meanwhile: this worker still owns it.
     fn park(&mut self, worker: &WorkerState) -> bool {
+        if self.conn.watch_readable(self.shared).is_err() {
+            self.conn.close(self.shared);
+            return true;
+        }
         self.state.pending = worker.buf.clone();
         if self.conn.release() {
             return true;

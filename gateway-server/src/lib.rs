@@ -50,6 +50,7 @@ mod body_spool;
 mod cgi;
 mod config;
 mod connection;
+mod deferred_accept;
 mod environ_builder;
 mod error;
 #[cfg(feature = "fuzzing")]

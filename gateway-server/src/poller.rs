@@ -3,11 +3,13 @@
 //!
 //! It accepts, watches connections for readable bytes (each registered once,
 //! edge-triggered) and hands a connection to the worker pool only when it has
-//! bytes to read, or room for the rest of a response a slow reader left; a
-//! worker gives it back when a request is incomplete, the client is slow to
-//! read, or the connection is idle. A few times a second it closes
-//! connections that waited too long. Thread count is the pool plus this
-//! one, however many clients are connected. Next stage: `connection.rs`.
+//! bytes to read, or room for the rest of a response a slow reader left. (A
+//! new connection the kernel held back until its request came goes to a
+//! worker at once: see `deferred_accept.rs`.) A worker gives it back when a
+//! request is incomplete, the client is slow to read, or the connection is
+//! idle. A few times a second it closes connections that waited too long.
+//! Thread count is the pool plus this one, however many clients are
+//! connected. Next stage: `connection.rs`.
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -25,7 +27,7 @@ use crate::environ_builder::RemoteAddr;
 use crate::http_date::Clock;
 use crate::response_writer::{simple_response, write_nonblocking};
 use crate::server::{Shared, WorkerState};
-use crate::socket::{Acceptor, Listener, Peer, Stream};
+use crate::socket::{Acceptor, Peer, Stream};
 use crate::worker_pool::WorkerPool;
 
 pub(crate) const WAKER: Token = Token(usize::MAX - 1);
@@ -53,7 +55,7 @@ pub(crate) struct Poller {
 impl Poller {
     pub(crate) fn new(
         poll: Poll,
-        listener: Listener,
+        listener: Acceptor,
         shared: Arc<Shared>,
         closed: Receiver<usize>,
     ) -> io::Result<Poller> {
@@ -86,7 +88,7 @@ impl Poller {
         )?;
         Ok(Poller {
             poll,
-            listener: Some(listener.into_acceptor()),
+            listener: Some(listener),
             conns: Slab::default(),
             shared,
             closed,
@@ -176,7 +178,20 @@ impl Poller {
         let token = self.conns.vacant_key();
         // A client that connects and says nothing gets the header timeout.
         let deadline = self.shared.now_ms() + self.shared.config.header_timeout.as_millis() as u64;
-        let conn = Arc::new(Conn::new(token, stream, remote, deadline));
+        let request_first = self
+            .listener
+            .as_ref()
+            .is_some_and(Acceptor::hands_over_requests);
+        if request_first {
+            // Its request is here (see `deferred_accept.rs`): straight to a
+            // worker, which registers the socket only if it has to wait, so
+            // a `Connection: close` exchange costs no epoll_ctl at all.
+            let conn = Arc::new(Conn::new(token, stream, remote, deadline, false));
+            conn.claim();
+            self.conns.insert(Arc::clone(&conn));
+            return self.dispatch(conn);
+        }
+        let conn = Arc::new(Conn::new(token, stream, remote, deadline, true));
         // Registered once, edge-triggered: no epoll_ctl per request.
         let registered = self.poll.registry().register(
             &mut SourceFd(&conn.stream.as_raw_fd()),

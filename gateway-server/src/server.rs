@@ -52,6 +52,8 @@ pub fn make_server<A: Application>(host: &str, port: u16, app: A) -> std::io::Re
 #[derive(Debug)]
 pub struct Server {
     listener: Listener,
+    /// The kernel hands over connections only with their first bytes.
+    request_first: bool,
     shared: Arc<Shared>,
     closed: Receiver<usize>,
     waker_registry: mio::Poll,
@@ -138,6 +140,9 @@ impl Server {
         config: ServerConfig,
     ) -> std::io::Result<Server> {
         listener.set_nonblocking()?;
+        // Before the poller starts, so that clients connecting at once are
+        // held back too.
+        let request_first = config.defer_accept && listener.defer_accept();
         let base = base_environ(&listener.local_addr()?, &config);
         let poll = mio::Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), crate::poller::WAKER)?;
@@ -162,6 +167,7 @@ impl Server {
         };
         Ok(Server {
             listener,
+            request_first,
             shared: Arc::new(shared),
             closed,
             waker_registry: poll,
@@ -190,7 +196,8 @@ impl Server {
     /// When the poller or the worker threads cannot be set up.
     pub fn serve_forever(self) -> std::io::Result<()> {
         log::info!("serving on {}", self.listener.local_addr()?);
-        Poller::new(self.waker_registry, self.listener, self.shared, self.closed)?.run()
+        let listener = self.listener.into_acceptor(self.request_first);
+        Poller::new(self.waker_registry, listener, self.shared, self.closed)?.run()
     }
 }
 
@@ -294,16 +301,24 @@ impl Shared {
         let _ = self.closed.send(token);
     }
 
-    /// Ask the poller to report `conn` when it can take more bytes too, for
-    /// a response a slow reader has not taken yet (once per connection: the
-    /// poller is edge-triggered, so a writable socket is not reported again
-    /// until it has been full).
-    pub(crate) fn watch_writable(&self, conn: &Conn) -> std::io::Result<()> {
-        self.registry.reregister(
-            &mut mio::unix::SourceFd(&conn.stream.as_raw_fd()),
-            mio::Token(conn.token),
-            mio::Interest::READABLE | mio::Interest::WRITABLE,
-        )
+    /// Ask the poller to report `conn` when it has bytes to read, and with
+    /// `writable` also when it can take more (for a response a slow reader
+    /// has not taken yet). `again` changes what an earlier call asked for.
+    /// Edge-triggered: a socket is reported when its state changes, so a
+    /// writable socket is not reported again until it has been full.
+    pub(crate) fn watch(&self, conn: &Conn, writable: bool, again: bool) -> std::io::Result<()> {
+        let interest = if writable {
+            mio::Interest::READABLE | mio::Interest::WRITABLE
+        } else {
+            mio::Interest::READABLE
+        };
+        let source = &mut mio::unix::SourceFd(&conn.stream.as_raw_fd());
+        let token = mio::Token(conn.token);
+        if again {
+            self.registry.reregister(source, token, interest)
+        } else {
+            self.registry.register(source, token, interest)
+        }
     }
 
     fn wake_poller(&self) {

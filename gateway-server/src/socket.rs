@@ -123,12 +123,23 @@ impl Listener {
         }
     }
 
+    /// Have the kernel hand over connections only once their first bytes
+    /// arrived (TCP on Linux; see `deferred_accept.rs`). Returns whether it
+    /// will.
+    pub(crate) fn defer_accept(&self) -> bool {
+        match self {
+            Listener::Tcp(l) => crate::deferred_accept::defer_accept(l).is_ok(),
+            Listener::Unix(..) => false,
+        }
+    }
+
     /// The listener as the poller uses it: one that hands out sockets
-    /// already non-blocking.
-    pub(crate) fn into_acceptor(self) -> Acceptor {
+    /// already non-blocking. `request_first`: `defer_accept` is in force.
+    pub(crate) fn into_acceptor(self, request_first: bool) -> Acceptor {
         match self {
             Listener::Tcp(l) => Acceptor::Tcp {
                 nodelay_inherited: set_nodelay_for_every_connection(&l),
+                request_first,
                 listener: mio::net::TcpListener::from_std(l),
             },
             Listener::Unix(l, _) => Acceptor::Unix(mio::net::UnixListener::from_std(l)),
@@ -155,6 +166,8 @@ pub(crate) enum Acceptor {
         listener: mio::net::TcpListener,
         /// Accepted sockets arrive with `TCP_NODELAY` already set.
         nodelay_inherited: bool,
+        /// Accepted sockets arrive with their first bytes already in.
+        request_first: bool,
     },
     Unix(mio::net::UnixListener),
 }
@@ -167,6 +180,7 @@ impl Acceptor {
             Acceptor::Tcp {
                 listener,
                 nodelay_inherited,
+                ..
             } => {
                 let (stream, addr) = listener.accept()?;
                 let stream = TcpStream::from(stream);
@@ -180,6 +194,19 @@ impl Acceptor {
                 Ok((Stream::Unix(UnixStream::from(stream)), Peer::Unix))
             }
         }
+    }
+}
+
+impl Acceptor {
+    /// Whether a connection is accepted only once it has bytes to read.
+    pub(crate) fn hands_over_requests(&self) -> bool {
+        matches!(
+            self,
+            Acceptor::Tcp {
+                request_first: true,
+                ..
+            }
+        )
     }
 }
 
@@ -308,7 +335,7 @@ mod tests {
         let addr = listener.local_addr().expect("address");
         let listener = Listener::Tcp(listener);
         listener.set_nonblocking().expect("non-blocking");
-        let acceptor = listener.into_acceptor();
+        let acceptor = listener.into_acceptor(false);
         let _clients: Vec<TcpStream> = (0..3)
             .map(|_| TcpStream::connect(addr).expect("connect"))
             .collect();

@@ -162,13 +162,18 @@ fn a_restart_through_a_held_socket_fails_no_request() {
 /// (a client writes right after connecting, so on a busy server this happens
 /// by chance): the request is answered, with `Connection: close`. Closing
 /// the connection unanswered instead would be a failure no client retries,
-/// because the connection was new (`handoff.py --defer-accept` keeps such
-/// connections away from a stopping server as well).
+/// because the connection was new. By default the server never accepts a
+/// connection before its request (`TCP_DEFER_ACCEPT`, as `handoff.py
+/// --defer-accept` does for a held socket), so this runs without it.
 #[test]
 fn a_connection_accepted_before_sigterm_is_answered_when_its_request_follows() {
     let dir = ScratchDir::new("handoff-fresh");
     let port = free_port();
-    let mut echo = Echo::start(&Listen::Tcp(port), &dir.join("echo.log"), &[]);
+    let mut echo = Echo::start(
+        &Listen::Tcp(port),
+        &dir.join("echo.log"),
+        &["--no-defer-accept"],
+    );
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let mut fresh = Connection::open(addr).expect("connect");
     // The server accepts in order: once a later connection is answered,

@@ -97,7 +97,15 @@ fn past_the_connection_limit_new_clients_get_503() {
         ..test_config()
     };
     let server = TestServer::start_with(kitchen_sink, config);
-    let held: Vec<_> = (0..5).map(|_| server.connect()).collect();
+    // Clients that have started a request: a silent one is not handed to
+    // the server until it speaks (`defer_accept`).
+    let held: Vec<_> = (0..5)
+        .map(|_| {
+            let mut client = server.connect();
+            client.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+            client
+        })
+        .collect();
     std::thread::sleep(Duration::from_millis(100));
     let response = server.exchange(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(response.status, 503);
