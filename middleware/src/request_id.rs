@@ -1,6 +1,7 @@
 //! `RequestId`: one identifier per request, in the environ and the response,
 //! so a log line, an error report and a client's bug report can be matched.
 
+use std::cell::Cell;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -108,11 +109,11 @@ fn is_valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:+/=".contains(&b))
 }
 
-/// A fresh 128-bit id in hex. Unique, not secret: a per-process counter
-/// mixed with a key drawn once per process (from the standard library's
-/// randomly keyed hasher, the process id and the clock), so ids of two
-/// processes do not collide; never use one as a token.
-fn new_id() -> String {
+/// A fresh 128-bit id. Unique, not secret: a per-process counter mixed
+/// with a key drawn once per process (from the standard library's randomly
+/// keyed hasher, the process id and the clock), so ids of two processes do
+/// not collide; never use one as a token.
+fn new_id() -> u128 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     static KEYS: OnceLock<(u64, u64)> = OnceLock::new();
     let (key_high, key_low) = *KEYS.get_or_init(|| {
@@ -128,18 +129,33 @@ fn new_id() -> String {
     });
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
     // `mix` is a bijection: distinct counts give distinct ids.
-    let id = u128::from(mix(count ^ key_high)) << 64 | u128::from(mix(count.wrapping_add(key_low)));
+    u128::from(mix(count ^ key_high)) << 64 | u128::from(mix(count.wrapping_add(key_low)))
+}
+
+/// `id` as 32 lowercase hex digits.
+fn hex(id: u128) -> String {
     // Written into a buffer and copied out once: pushing the digits one by
     // one into a String cost about 100 more instructions per id.
     let mut hex = [0; 32];
-    for (position, digit) in hex.iter_mut().enumerate() {
-        let nibble = (id >> (124 - 4 * position)) & 0xf;
-        *digit = HEX[nibble as usize];
+    for (digits, byte) in hex.chunks_exact_mut(2).zip(id.to_be_bytes()) {
+        digits.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
     }
     std::str::from_utf8(&hex)
         .expect("hex digits are ASCII")
         .to_owned()
 }
+
+/// The two hex digits of every byte value: an id takes 16 look-ups, where
+/// a shift and a look-up per digit cost about 80 instructions more.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut pairs = [[0; 2]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        pairs[byte] = [HEX[byte >> 4], HEX[byte & 0xf]];
+        byte += 1;
+    }
+    pairs
+};
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -151,20 +167,64 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Where the response hook gets the id's text for each `start_response`
+/// call. Every copy of the id is a `String` of its own (in the environ, in
+/// the extension, in the response headers); this saves the one the hook
+/// would otherwise keep just to clone it from.
+enum HeaderId {
+    /// A fresh id: the first call, nearly always the only one, takes `text`
+    /// as it is; a later one (an error page replacing the response) writes
+    /// the number out again.
+    Fresh {
+        text: Cell<Option<String>>,
+        id: u128,
+    },
+    /// An incoming id: each call copies it.
+    Reused(String),
+}
+
+impl HeaderId {
+    fn text(&self) -> String {
+        match self {
+            HeaderId::Fresh { text, id } => text.take().unwrap_or_else(|| hex(*id)),
+            HeaderId::Reused(text) => text.clone(),
+        }
+    }
+}
+
 impl<A: Application> Application for RequestId<A> {
     fn call(&self, mut environ: Environ, start_response: StartResponse) -> Result<Body, AppError> {
-        let incoming = environ.get(&self.key).filter(|id| is_valid_id(id));
-        let id = match incoming {
-            Some(id) if self.layer.trust_incoming => id.to_owned(),
-            _ => new_id(),
+        let incoming = environ
+            .get(&self.key)
+            .filter(|id| self.layer.trust_incoming && is_valid_id(id))
+            .map(str::to_owned);
+        let (text, header_id) = match incoming {
+            // A kept id is in the environ already, as it is: only its copies
+            // for the extension and the header are needed.
+            Some(text) => (text.clone(), HeaderId::Reused(text)),
+            None => {
+                let id = new_id();
+                let text = hex(id);
+                environ.set(self.key.clone(), text.clone());
+                let fresh = HeaderId::Fresh {
+                    text: Cell::new(Some(text.clone())),
+                    id,
+                };
+                (text, fresh)
+            }
         };
-        environ.set(self.key.clone(), id.clone());
-        environ.extensions.insert(RequestIdValue(id.clone()));
+        environ.extensions.insert(RequestIdValue(text));
 
         let header = Arc::clone(&self.header);
         let outer = start_response;
         let start_response = StartResponse::wrap(move |status, mut headers, exc_info| {
-            headers.set_header(&header, id.clone());
+            // Applications rarely send this header themselves: a look costs
+            // less than `set_header`'s removal pass over every header.
+            if headers.has_header(&header) {
+                headers.set_header(&header, header_id.text());
+            } else {
+                headers.push((String::from(&*header), header_id.text()));
+            }
             outer.forward(status, headers, exc_info)
         });
         self.inner.call(environ, start_response)
@@ -239,6 +299,38 @@ mod tests {
             assert_ne!(id, bad);
             assert_eq!(id.len(), 32);
             assert_eq!(response.text(), format!("Some({id:?}) Some({id:?})"));
+        }
+    }
+
+    /// Starts a response, then replaces it with an error page before any
+    /// byte is sent (PEP 3333's `exc_info` call), echoing the typed id.
+    fn replaces_its_response(environ: Environ, sr: StartResponse) -> Result<Body, AppError> {
+        let typed = environ
+            .extensions
+            .get::<RequestIdValue>()
+            .map(|id| id.as_str().to_owned())
+            .unwrap_or_default();
+        sr.call("200 OK", vec![("Content-Type".into(), "text/plain".into())])?;
+        let failure: AppError = "the page failed after starting".into();
+        sr.call_with_error("500 Internal Server Error", vec![], failure)?;
+        Ok(Body::from(typed))
+    }
+
+    #[test]
+    fn a_replaced_response_carries_the_same_id() {
+        for incoming in [None, Some("proxy-7")] {
+            let mut environ = get("/");
+            if let Some(id) = incoming {
+                environ.set("HTTP_X_REQUEST_ID", id);
+            }
+            let app = RequestId::new(replaces_its_response, RequestIdLayer::default());
+            let response = run(&app, environ);
+            assert_eq!(response.code(), Some(500));
+            let id = response.header("X-Request-Id").expect("an id header");
+            assert_eq!(id, response.text(), "{incoming:?}");
+            if let Some(incoming) = incoming {
+                assert_eq!(id, incoming);
+            }
         }
     }
 
