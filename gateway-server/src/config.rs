@@ -93,8 +93,12 @@ pub struct ServerConfig {
     /// a new connection goes straight to a worker. A client that connects
     /// and stays silent is handed over after about a second; until then it
     /// counts against neither `max_connections` nor a stopping server's
-    /// grace period. Also set on a listener the server is handed. Default:
-    /// true.
+    /// grace period: a client that connected but had not sent its request
+    /// when a shutdown began is reset, as one still in the kernel's accept
+    /// queue always was (a listener held across restarts, as systemd or
+    /// `handoff.py` do, loses neither). Set only on a socket the server
+    /// binds itself: a listener it is handed keeps its owner's options.
+    /// Default: true.
     pub defer_accept: bool,
     /// Run the application on the poller thread instead of the worker pool:
     /// no handoff and no thread switch per request, which is hyper's own

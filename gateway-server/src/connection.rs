@@ -183,6 +183,12 @@ impl Conn {
         self.owner.load(Ordering::Acquire) == owner::CLOSED
     }
 
+    /// Whether the poller's epoll set has this socket. Read by the poller
+    /// once the connection is closed (or, in a shutdown, being forced shut).
+    pub(crate) fn is_registered(&self) -> bool {
+        self.registered.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn is_idle(&self) -> bool {
         self.owner.load(Ordering::Acquire) == owner::IDLE
     }
@@ -242,7 +248,10 @@ impl Conn {
     /// for: our FIN goes now and the socket is freed when the client's FIN
     /// next wakes the poller (nginx's heuristic; hyper never lingers). This
     /// saves a read per connection. Bytes that were reported while the
-    /// response was written get the graceful close after all.
+    /// response was written get the graceful close after all; a socket the
+    /// poller never watched (`deferred_accept.rs`) has nobody to report
+    /// them, so a client that sends more after asking to close, against
+    /// RFC 9112, may then see a reset, as it may from nginx.
     fn close_as_asked(&self, shared: &Shared) {
         self.stream.shutdown(Shutdown::Write);
         let nothing_arrived = self

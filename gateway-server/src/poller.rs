@@ -147,12 +147,23 @@ impl Poller {
     }
 
     fn accept_all(&mut self) {
+        let mut accepted = 0u32;
         loop {
             let Some(listener) = &self.listener else {
                 return;
             };
             match listener.accept() {
-                Ok((stream, peer)) => self.admit(stream, peer),
+                Ok((stream, peer)) => {
+                    self.admit(stream, peer);
+                    accepted += 1;
+                    // A burst of new connections, each queued for a worker,
+                    // must not fill the queue while every worker sleeps.
+                    if accepted % 64 == 0 {
+                        if let Some(pool) = &self.pool {
+                            pool.wake_for_queued();
+                        }
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -338,14 +349,20 @@ impl Poller {
         };
         // Usually this is the last owner: dropping it closes the socket,
         // which also takes it out of the epoll set, so two syscalls per
-        // connection are saved. A worker still holding it (a shutdown) must
-        // see it closed now, though.
+        // connection are saved. A worker may still hold it: one that just
+        // closed it (its socket must not report events under a token the
+        // next connection reuses), or one serving it during a shutdown (it
+        // must see it closed now).
         if Arc::strong_count(&conn) > 1 {
-            let _ = self
-                .poll
-                .registry()
-                .deregister(&mut SourceFd(&conn.stream.as_raw_fd()));
-            conn.stream.shutdown(std::net::Shutdown::Both);
+            if conn.is_registered() {
+                let _ = self
+                    .poll
+                    .registry()
+                    .deregister(&mut SourceFd(&conn.stream.as_raw_fd()));
+            }
+            if !conn.is_closed() {
+                conn.stream.shutdown(std::net::Shutdown::Both);
+            }
         }
     }
 
@@ -360,6 +377,10 @@ impl Poller {
     /// Stop accepting and wake every idle connection once, so bytes a
     /// client already sent are still answered; returns the grace deadline.
     fn start_shutdown(&mut self) -> Instant {
+        // Connections whose request has just arrived are taken in and
+        // answered; any the kernel still holds back are lost with the
+        // listener (see `ServerConfig::defer_accept`).
+        self.accept_all();
         if let Some(listener) = self.listener.take() {
             let _ = self
                 .poll

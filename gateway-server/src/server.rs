@@ -70,7 +70,16 @@ impl Server {
         config: ServerConfig,
     ) -> std::io::Result<Server> {
         let listener = crate::socket::bind_tcp(addr, config.reuse_port, config.backlog)?;
-        Server::from_listener(listener, app, config)
+        // Only on a socket of its own: one it is handed keeps the options
+        // its owner chose (systemd's `DeferAcceptSec=`, `handoff.py`).
+        let request_first =
+            config.defer_accept && crate::deferred_accept::defer_accept(&listener).is_ok();
+        Server::new(
+            Listener::Tcp(listener),
+            Arc::new(app),
+            config,
+            request_first,
+        )
     }
 
     /// Serve on a TCP listener that is already bound (by a parent process,
@@ -83,7 +92,7 @@ impl Server {
         app: A,
         config: ServerConfig,
     ) -> std::io::Result<Server> {
-        Server::new(Listener::Tcp(listener), Arc::new(app), config)
+        Server::new(Listener::Tcp(listener), Arc::new(app), config, false)
     }
 
     /// Bind a Unix domain socket at `path` (removing a stale socket file).
@@ -108,6 +117,7 @@ impl Server {
             Listener::Unix(listener, path.to_owned()),
             Arc::new(app),
             config,
+            false,
         )
     }
 
@@ -131,18 +141,18 @@ impl Server {
         app: A,
         config: ServerConfig,
     ) -> std::io::Result<Server> {
-        Server::new(listener, Arc::new(app), config)
+        Server::new(listener, Arc::new(app), config, false)
     }
 
+    /// `request_first`: the kernel hands over connections only with their
+    /// first bytes (`deferred_accept.rs`).
     fn new(
         listener: Listener,
         app: Arc<dyn Application>,
         config: ServerConfig,
+        request_first: bool,
     ) -> std::io::Result<Server> {
         listener.set_nonblocking()?;
-        // Before the poller starts, so that clients connecting at once are
-        // held back too.
-        let request_first = config.defer_accept && listener.defer_accept();
         let base = base_environ(&listener.local_addr()?, &config);
         let poll = mio::Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), crate::poller::WAKER)?;

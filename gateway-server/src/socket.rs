@@ -123,18 +123,9 @@ impl Listener {
         }
     }
 
-    /// Have the kernel hand over connections only once their first bytes
-    /// arrived (TCP on Linux; see `deferred_accept.rs`). Returns whether it
-    /// will.
-    pub(crate) fn defer_accept(&self) -> bool {
-        match self {
-            Listener::Tcp(l) => crate::deferred_accept::defer_accept(l).is_ok(),
-            Listener::Unix(..) => false,
-        }
-    }
-
     /// The listener as the poller uses it: one that hands out sockets
-    /// already non-blocking. `request_first`: `defer_accept` is in force.
+    /// already non-blocking. `request_first`: the kernel hands over
+    /// connections only with their first bytes (`deferred_accept.rs`).
     pub(crate) fn into_acceptor(self, request_first: bool) -> Acceptor {
         match self {
             Listener::Tcp(l) => Acceptor::Tcp {

@@ -162,9 +162,11 @@ fn a_restart_through_a_held_socket_fails_no_request() {
 /// (a client writes right after connecting, so on a busy server this happens
 /// by chance): the request is answered, with `Connection: close`. Closing
 /// the connection unanswered instead would be a failure no client retries,
-/// because the connection was new. By default the server never accepts a
-/// connection before its request (`TCP_DEFER_ACCEPT`, as `handoff.py
-/// --defer-accept` does for a held socket), so this runs without it.
+/// because the connection was new. By default the kernel hands the server a
+/// connection only with its first bytes (`TCP_DEFER_ACCEPT`, as `handoff.py
+/// --defer-accept` does for a held socket), and a connection it still holds
+/// back when the server stops is reset with the listening socket
+/// (`ServerConfig::defer_accept`): this case needs `--no-defer-accept`.
 #[test]
 fn a_connection_accepted_before_sigterm_is_answered_when_its_request_follows() {
     let dir = ScratchDir::new("handoff-fresh");
