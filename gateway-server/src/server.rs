@@ -72,8 +72,7 @@ impl Server {
         let listener = crate::socket::bind_tcp(addr, config.reuse_port, config.backlog)?;
         // Only on a socket of its own: one it is handed keeps the options
         // its owner chose (systemd's `DeferAcceptSec=`, `handoff.py`).
-        let request_first =
-            config.defer_accept && crate::deferred_accept::defer_accept(&listener).is_ok();
+        let request_first = config.defer_accept && defer_accept_or_say_why(&listener);
         Server::new(
             Listener::Tcp(listener),
             Arc::new(app),
@@ -208,6 +207,19 @@ impl Server {
         log::info!("serving on {}", self.listener.local_addr()?);
         let listener = self.listener.into_acceptor(self.request_first);
         Poller::new(self.waker_registry, listener, self.shared, self.closed)?.run()
+    }
+}
+
+/// Set `TCP_DEFER_ACCEPT`; a failure only costs speed (connections then
+/// wait for readiness like idle ones), so it is logged, not returned.
+fn defer_accept_or_say_why(listener: &TcpListener) -> bool {
+    match crate::deferred_accept::defer_accept(listener) {
+        Ok(()) => true,
+        Err(err) if err.kind() == std::io::ErrorKind::Unsupported => false,
+        Err(err) => {
+            log::warn!("TCP_DEFER_ACCEPT not set ({err}): new connections wait for readiness");
+            false
+        }
     }
 }
 
