@@ -250,10 +250,17 @@ impl Conn {
     /// saves a read per connection. Bytes that were reported while the
     /// response was written get the graceful close after all; a socket the
     /// poller never watched (`deferred_accept.rs`) has nobody to report
-    /// them, so a client that sends more after asking to close, against
-    /// RFC 9112, may then see a reset, as it may from nginx.
+    /// them, so it is read once to see.
     fn close_as_asked(&self, shared: &Shared) {
         self.stream.shutdown(Shutdown::Write);
+        if !self.registered.load(Ordering::Relaxed) {
+            return if self.nothing_more_to_read() {
+                self.owner.store(owner::CLOSED, Ordering::Release);
+                shared.forget(self.token);
+            } else {
+                self.linger(shared);
+            };
+        }
         let nothing_arrived = self
             .owner
             .compare_exchange(
@@ -263,13 +270,25 @@ impl Conn {
                 Ordering::Acquire,
             )
             .is_ok();
-        if !nothing_arrived {
-            self.linger(shared);
-        } else if self.registered.load(Ordering::Relaxed) {
+        if nothing_arrived {
             shared.forget_without_waking(self.token);
         } else {
-            // No FIN will be reported for a socket the poller never watched.
-            shared.forget(self.token);
+            self.linger(shared);
+        }
+    }
+
+    /// Owner: whether the client has sent nothing more (or has closed), by
+    /// one non-blocking read. Bytes read here are discarded: nothing after
+    /// a request that asked to close is answered.
+    fn nothing_more_to_read(&self) -> bool {
+        let mut sink = [0u8; 512];
+        loop {
+            match (&*self.stream).read(&mut sink) {
+                Ok(0) => return true,
+                Ok(_) => return false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return e.kind() == io::ErrorKind::WouldBlock,
+            }
         }
     }
 

@@ -19,7 +19,8 @@ fn query_number(environ: &Environ, name: &str) -> Option<u64> {
 ///
 /// - `/echo`: the request body back, with its Content-Type;
 /// - `/ignore-body`: answers without reading the body;
-/// - `/stream?n=N`: N chunks `chunk i\n`, no Content-Length;
+/// - `/stream?n=N`: N chunks `chunk i\n`, no Content-Length (`&ms=M`: after
+///   sleeping M ms);
 /// - `/panic`: panics before starting the response;
 /// - `/panic-mid-body`: panics after the first chunk was sent;
 /// - `/error`: returns an error;
@@ -51,6 +52,8 @@ pub fn kitchen_sink(mut environ: Environ, sr: StartResponse) -> Result<Body, App
         }
         "/stream" => {
             let n = query_number(&environ, "n").unwrap_or(3);
+            let ms = query_number(&environ, "ms").unwrap_or(0);
+            std::thread::sleep(Duration::from_millis(ms));
             text(&sr, "200 OK")?;
             Ok(Body::from_chunks(
                 (0..n).map(|i| format!("chunk {i}\n").into_bytes()),

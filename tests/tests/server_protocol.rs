@@ -1,15 +1,16 @@
 //! gateway-server speaks HTTP/1.1 correctly: keep-alive, pipelining, bodies
 //! in both framings, 100-continue, HEAD, and the application's errors.
 
-use std::io::{BufReader, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use gateway_spec::{AppError, Body, Environ, StartResponse};
 
+use gateway_server::ServerConfig;
 use tests::apps::kitchen_sink;
-use tests::{is_closed, read_response, TestServer};
+use tests::{is_closed, read_response, test_config, TestServer};
 
 #[test]
 fn a_real_client_gets_the_seeds_response() {
@@ -97,6 +98,52 @@ fn bytes_sent_after_asking_to_close_do_not_cost_the_answer() {
     assert!(text.starts_with("chunk 0\n"));
     assert!(text.ends_with("chunk 19999\n"), "the answer was cut short");
     assert!(is_closed(&mut reader));
+}
+
+#[test]
+fn bytes_that_arrive_while_the_close_is_being_answered_do_not_reset_it() {
+    // Bytes after a request that asked to close (against RFC 9112, but
+    // sent all the same: a stray CRLF) arrive while the application runs.
+    // Closing over them unread would reset the connection, and the kernel
+    // would drop the part of the answer the client's small window has not
+    // taken yet; the server must read them and end with a FIN instead.
+    // Either way a new connection reaches a worker (see `defer_accept`).
+    for defer_accept in [true, false] {
+        let config = ServerConfig {
+            defer_accept,
+            ..test_config()
+        };
+        late_bytes_after_asking_to_close(TestServer::start_with(kitchen_sink, config));
+    }
+}
+
+fn late_bytes_after_asking_to_close(server: TestServer) {
+    // About 27 KB: more than the client's window takes before it reads.
+    let n = 2500;
+    let stream = server.connect();
+    socket2::SockRef::from(&stream)
+        .set_recv_buffer_size(16384)
+        .unwrap();
+    let mut reader = BufReader::new(stream);
+    let request =
+        format!("GET /stream?n={n}&ms=300 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    reader.get_mut().write_all(request.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    reader.get_mut().write_all(b"\r\n").unwrap();
+    // Read late, once the server has answered and closed.
+    std::thread::sleep(Duration::from_millis(600));
+    let response = read_response(&mut reader, false).unwrap();
+    assert_eq!(response.status, 200);
+    assert!(
+        response.text().ends_with(&format!("chunk {}\n", n - 1)),
+        "the answer was cut short"
+    );
+    let mut rest = Vec::new();
+    let end = reader.read_to_end(&mut rest);
+    assert!(
+        matches!(end, Ok(0)),
+        "the connection should end with a FIN, not {end:?}"
+    );
 }
 
 #[test]
