@@ -320,16 +320,7 @@ impl Conn {
     /// Poller (owning a lingering connection): read and discard; `true`
     /// once the client has closed its side.
     pub(crate) fn discard_input(&self) -> bool {
-        let mut sink = [0u8; 4096];
-        loop {
-            match (&*self.stream).read(&mut sink) {
-                Ok(0) => return true,
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return true,
-            }
-        }
+        self.stream.discard_input()
     }
 
     /// Poller (owning an idle connection whose client hung up): read what

@@ -226,6 +226,9 @@ impl Poller {
         );
         write_nonblocking(stream, &response);
         stream.shutdown(std::net::Shutdown::Write);
+        // A connection the kernel held back until it spoke has its request
+        // unread here: closing over it would reset the 503 away.
+        stream.discard_input();
     }
 
     fn warn_overload(&mut self, what: &str, setting: &str) {
@@ -377,10 +380,18 @@ impl Poller {
     /// Stop accepting and wake every idle connection once, so bytes a
     /// client already sent are still answered; returns the grace deadline.
     fn start_shutdown(&mut self) -> Instant {
-        // Connections whose request has just arrived are taken in and
-        // answered; any the kernel still holds back are lost with the
-        // listener (see `ServerConfig::defer_accept`).
-        self.accept_all();
+        // On a socket of its own that holds connections back until they
+        // speak, those whose request has just arrived are taken in and
+        // answered (any still held back are lost with it: see
+        // `ServerConfig::defer_accept`). A socket the server was handed
+        // outlives it: its queue is for the next server.
+        if self
+            .listener
+            .as_ref()
+            .is_some_and(Acceptor::hands_over_requests)
+        {
+            self.accept_all();
+        }
         if let Some(listener) = self.listener.take() {
             let _ = self
                 .poll

@@ -262,6 +262,23 @@ impl Stream {
             Stream::Unix(s) => s.shutdown(how),
         };
     }
+
+    /// Read and drop what the client has sent (non-blocking): closing a
+    /// socket over unread bytes resets it, and the reset can overtake the
+    /// last answer. `true` once the client has closed its side.
+    pub(crate) fn discard_input(&self) -> bool {
+        let mut sink = [0u8; 4096];
+        let mut stream = self;
+        loop {
+            match stream.read(&mut sink) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return true,
+            }
+        }
+    }
 }
 
 impl AsRawFd for Stream {

@@ -118,7 +118,9 @@ fn bytes_that_arrive_while_the_close_is_being_answered_do_not_reset_it() {
 }
 
 fn late_bytes_after_asking_to_close(server: TestServer) {
-    // About 27 KB: more than the client's window takes before it reads.
+    // About 27 KB: more than the client's window takes before it reads,
+    // less than the server's socket takes at once (Linux's default
+    // `tcp_wmem`), so the server closes right after writing it.
     let n = 2500;
     let stream = server.connect();
     socket2::SockRef::from(&stream)
