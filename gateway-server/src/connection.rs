@@ -250,11 +250,13 @@ impl Conn {
     /// saves a read per connection. Bytes that were reported while the
     /// response was written get the graceful close after all; a socket the
     /// poller never watched (`deferred_accept.rs`) has nobody to report
-    /// them, so it is read once to see.
+    /// them, so it is read to see (bytes after a request that asked to
+    /// close are never answered).
     fn close_as_asked(&self, shared: &Shared) {
         self.stream.shutdown(Shutdown::Write);
         if !self.registered.load(Ordering::Relaxed) {
-            return if self.nothing_more_to_read() {
+            let input = self.stream.discard_input();
+            return if input.closed || !input.any {
                 self.owner.store(owner::CLOSED, Ordering::Release);
                 shared.forget(self.token);
             } else {
@@ -274,21 +276,6 @@ impl Conn {
             shared.forget_without_waking(self.token);
         } else {
             self.linger(shared);
-        }
-    }
-
-    /// Owner: whether the client has sent nothing more (or has closed), by
-    /// one non-blocking read. Bytes read here are discarded: nothing after
-    /// a request that asked to close is answered.
-    fn nothing_more_to_read(&self) -> bool {
-        let mut sink = [0u8; 512];
-        loop {
-            match (&*self.stream).read(&mut sink) {
-                Ok(0) => return true,
-                Ok(_) => return false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return e.kind() == io::ErrorKind::WouldBlock,
-            }
         }
     }
 
@@ -320,7 +307,7 @@ impl Conn {
     /// Poller (owning a lingering connection): read and discard; `true`
     /// once the client has closed its side.
     pub(crate) fn discard_input(&self) -> bool {
-        self.stream.discard_input()
+        self.stream.discard_input().closed
     }
 
     /// Poller (owning an idle connection whose client hung up): read what

@@ -164,6 +164,17 @@ pub(crate) enum Acceptor {
 }
 
 impl Acceptor {
+    /// Whether a connection is accepted only once it has bytes to read.
+    pub(crate) fn hands_over_requests(&self) -> bool {
+        matches!(
+            self,
+            Acceptor::Tcp {
+                request_first: true,
+                ..
+            }
+        )
+    }
+
     /// Accept one connection, or `WouldBlock` when none is waiting. The
     /// stream is non-blocking.
     pub(crate) fn accept(&self) -> io::Result<(Stream, Peer)> {
@@ -185,19 +196,6 @@ impl Acceptor {
                 Ok((Stream::Unix(UnixStream::from(stream)), Peer::Unix))
             }
         }
-    }
-}
-
-impl Acceptor {
-    /// Whether a connection is accepted only once it has bytes to read.
-    pub(crate) fn hands_over_requests(&self) -> bool {
-        matches!(
-            self,
-            Acceptor::Tcp {
-                request_first: true,
-                ..
-            }
-        )
     }
 }
 
@@ -265,20 +263,32 @@ impl Stream {
 
     /// Read and drop what the client has sent (non-blocking): closing a
     /// socket over unread bytes resets it, and the reset can overtake the
-    /// last answer. `true` once the client has closed its side.
-    pub(crate) fn discard_input(&self) -> bool {
+    /// last answer.
+    pub(crate) fn discard_input(&self) -> Discarded {
         let mut sink = [0u8; 4096];
         let mut stream = self;
+        let mut any = false;
         loop {
             match stream.read(&mut sink) {
-                Ok(0) => return true,
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Ok(0) => return Discarded { closed: true, any },
+                Ok(_) => any = true,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Discarded { closed: false, any }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return true,
+                Err(_) => return Discarded { closed: true, any },
             }
         }
     }
+}
+
+/// What [`Stream::discard_input`] found.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Discarded {
+    /// The client has closed its side (or the connection failed).
+    pub(crate) closed: bool,
+    /// There were bytes to drop.
+    pub(crate) any: bool,
 }
 
 impl AsRawFd for Stream {
