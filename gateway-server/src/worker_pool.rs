@@ -14,10 +14,16 @@
 //! is already on its way to the queue: a thread that finds work behind the
 //! job it took wakes the next one, so a burst spreads over as many threads as
 //! it needs, and a steady stream is served by the threads already awake.
+//!
+//! A thread that finds the queue empty first looks for more work itself
+//! ([`WorkerPool::before_sleep`]: the server polls its connections there), and
+//! the pool keeps count of its awake threads and of their progress
+//! ([`Activity`]), so whoever fed the queue can stay out of the way while
+//! they keep busy, and step in when they stall or all sleep.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{fence, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -46,6 +52,8 @@ impl<J: Send + 'static> WorkerPool<J> {
     {
         let (sender, receiver) = crossbeam_channel::bounded::<J>(queue.max(1));
         let idle = Arc::new(IdleThreads::default());
+        // Every thread starts awake, on its way to an empty queue.
+        idle.activity.awake.store(workers.max(1), Ordering::SeqCst);
         let make_state = Arc::new(make_state);
         let run = Arc::new(run);
         let mut threads = Vec::with_capacity(workers);
@@ -104,6 +112,18 @@ impl<J: Send + 'static> WorkerPool<J> {
         if self.queued() > 0 {
             self.idle.wake_one_unless_searching();
         }
+    }
+
+    /// Give the threads something to do before they sleep, once: they call
+    /// `look_for_work` when the queue is empty (it returns whether it queued
+    /// anything), and the last one to fall asleep calls `last_one_asleep`.
+    pub(crate) fn before_sleep(&self, before_sleep: BeforeSleep) {
+        let _ = self.idle.before_sleep.set(before_sleep);
+    }
+
+    /// What the threads are up to.
+    pub(crate) fn activity(&self) -> Arc<Activity> {
+        Arc::clone(&self.idle.activity)
     }
 
     /// Jobs waiting for a thread.
@@ -165,6 +185,9 @@ impl<J> Worker<J> {
                 }
                 Err(TryRecvError::Empty) => {
                     self.stop_searching();
+                    if self.idle.look_for_work() {
+                        continue;
+                    }
                     if !self.idle.sleep_while_empty(&self.receiver) {
                         return;
                     }
@@ -182,6 +205,7 @@ impl<J> Worker<J> {
     /// thread is coming for them, wake one, so a slow job never holds up the
     /// ones queued behind it.
     fn found_job(&mut self) {
+        self.idle.activity.progress.fetch_add(1, Ordering::Relaxed);
         if self.stop_searching() {
             fence(Ordering::SeqCst);
             if !self.receiver.is_empty() {
@@ -200,12 +224,57 @@ impl<J> Worker<J> {
     }
 }
 
-/// Where idle threads sleep, and how many woken ones have not found a job yet.
+/// Where idle threads sleep, how many woken ones have not found a job yet,
+/// and what a thread does before it sleeps.
 #[derive(Debug, Default)]
 struct IdleThreads {
     sleep: Mutex<Sleepers>,
     wake: Condvar,
     searching: AtomicUsize,
+    activity: Arc<Activity>,
+    before_sleep: OnceLock<BeforeSleep>,
+}
+
+/// What a thread does when the queue is empty, and whom the last thread to
+/// fall asleep tells (see [`WorkerPool::before_sleep`]).
+pub(crate) struct BeforeSleep {
+    /// Queue more jobs if there are any; returns whether it queued one.
+    pub(crate) look_for_work: Box<dyn Fn() -> bool + Send + Sync>,
+    /// Every thread is asleep now.
+    pub(crate) last_one_asleep: Box<dyn Fn() + Send + Sync>,
+}
+
+impl std::fmt::Debug for BeforeSleep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BeforeSleep")
+    }
+}
+
+/// How many threads are awake, and whether they got anywhere lately: what
+/// the thread feeding the pool needs to know to leave them to it.
+#[derive(Debug, Default)]
+pub(crate) struct Activity {
+    /// Threads not asleep, counting those woken and not yet running.
+    awake: AtomicUsize,
+    /// Jobs started, wake-ups granted and looks for work, ever.
+    progress: AtomicUsize,
+    /// `progress` when [`progressed`](Self::progressed) last looked.
+    seen: AtomicUsize,
+}
+
+impl Activity {
+    /// Threads awake (busy, or about to look at the queue).
+    pub(crate) fn awake(&self) -> usize {
+        self.awake.load(Ordering::SeqCst)
+    }
+
+    /// Whether a thread started a job, was woken for one or looked for
+    /// one since the last call. Meant for one caller, checking now and then:
+    /// awake threads that did none of these are stuck in long jobs.
+    pub(crate) fn progressed(&self) -> bool {
+        let now = self.progress.load(Ordering::Relaxed);
+        self.seen.swap(now, Ordering::Relaxed) != now
+    }
 }
 
 #[derive(Debug, Default)]
@@ -227,8 +296,26 @@ impl IdleThreads {
         if sleepers.asleep > sleepers.permits {
             sleepers.permits += 1;
             self.searching.fetch_add(1, Ordering::SeqCst);
+            // Counted awake from now, not from when it runs: whoever woke
+            // it must see at once that the pool has a thread on its way.
+            self.activity.awake.fetch_add(1, Ordering::SeqCst);
+            self.activity.progress.fetch_add(1, Ordering::Relaxed);
             self.wake.notify_one();
         }
+    }
+
+    /// The queue is empty: let the pool's owner find more work for this
+    /// thread. Returns whether it queued any.
+    fn look_for_work(&self) -> bool {
+        let Some(before_sleep) = self.before_sleep.get() else {
+            return false;
+        };
+        self.activity.progress.fetch_add(1, Ordering::Relaxed);
+        // A bug there must not cost the pool a thread.
+        catch_unwind(AssertUnwindSafe(|| (before_sleep.look_for_work)())).unwrap_or_else(|_| {
+            log::error!("a worker recovered from a panic while looking for work");
+            false
+        })
     }
 
     /// Sleep until woken, unless a job arrived since the queue was found
@@ -250,6 +337,11 @@ impl IdleThreads {
             return false;
         }
         sleepers.asleep += 1;
+        if self.activity.awake.fetch_sub(1, Ordering::SeqCst) == 1 {
+            if let Some(before_sleep) = self.before_sleep.get() {
+                (before_sleep.last_one_asleep)();
+            }
+        }
         while sleepers.permits == 0 && !sleepers.stopping {
             sleepers = self
                 .wake
@@ -263,6 +355,7 @@ impl IdleThreads {
         }
         // Stopping: go back for whatever is still queued, then exit.
         self.searching.fetch_add(1, Ordering::SeqCst);
+        self.activity.awake.fetch_add(1, Ordering::SeqCst);
         true
     }
 
@@ -395,6 +488,47 @@ mod tests {
         let _ = release.send(());
         assert_eq!(results.recv_timeout(Duration::from_secs(10)), Ok(0));
         assert_eq!(pool.stop(Instant::now() + Duration::from_secs(5)), 0);
+    }
+
+    #[test]
+    fn a_thread_looks_for_work_before_it_sleeps_and_the_last_one_says_so() {
+        let (pool, results) = pool_reporting_to(2, 8);
+        let pool = Arc::new(pool);
+        // What the server's poll would find: three more jobs, once.
+        let found = Arc::new(Mutex::new(vec![102u32, 101, 100]));
+        let (weak, found_here) = (Arc::downgrade(&pool), Arc::clone(&found));
+        let (asleep_tx, asleep) = mpsc::channel();
+        let asleep_tx = Mutex::new(asleep_tx);
+        pool.before_sleep(BeforeSleep {
+            look_for_work: Box::new(move || {
+                let (Some(pool), Ok(mut found)) = (weak.upgrade(), found_here.lock()) else {
+                    return false;
+                };
+                let job = found.pop();
+                job.is_some_and(|job| pool.try_queue(job).is_ok())
+            }),
+            last_one_asleep: Box::new(move || {
+                let _ = asleep_tx.lock().map(|tx| tx.send(()));
+            }),
+        });
+        // One job dispatched; the rest only the looking finds, and no one
+        // wakes a thread for them.
+        dispatch_all(&pool, 0..1);
+        let mut ran: Vec<u32> = (0..4)
+            .map(|_| results.recv_timeout(Duration::from_secs(10)))
+            .map(|result| result.expect("a found job is run").0)
+            .collect();
+        ran.sort_unstable();
+        assert_eq!(ran, vec![0, 100, 101, 102]);
+        asleep
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the last thread to sleep says so");
+        // (It may have said so first as the threads started: wait for more.)
+        while pool.activity().awake() > 0 {
+            asleep
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the last thread to sleep says so");
+        }
     }
 
     #[test]

@@ -776,6 +776,83 @@ fn a_blocked_app_call_does_not_block_other_clients() {
 }
 
 #[test]
+fn requests_queued_behind_a_blocked_app_call_by_a_polling_worker_are_answered() {
+    // A worker that runs out of jobs polls for more before it sleeps, and
+    // may queue several ready connections at once, then block in the first
+    // one's application call with the other worker asleep. The server must
+    // notice the stuck worker and wake the other for the rest. Four clients
+    // keep the workers polling; each round, one connection blocks in the
+    // app while two more ask at the same moment: those two, and the four,
+    // must be answered while it is held (each read waits at most
+    // `tests::TIMEOUT`, so a stall fails the test instead of hanging it).
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let app_gate = Arc::clone(&gate);
+    let app = move |environ: Environ, sr: StartResponse| -> Result<Body, AppError> {
+        if environ.path_info() == "/wait" {
+            let (lock, signal) = &*app_gate;
+            let mut released = lock.lock().map_err(|_| "poisoned")?;
+            while !*released {
+                released = signal
+                    .wait_timeout(released, Duration::from_secs(20))
+                    .map_err(|_| "poisoned")?
+                    .0;
+            }
+            *released = false;
+        }
+        sr.call("200 OK", vec![("Content-Type".into(), "text/plain".into())])?;
+        Ok(Body::from("done"))
+    };
+    let config = ServerConfig {
+        workers: 2,
+        ..test_config()
+    };
+    let server = TestServer::start_with(app, config);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let busy: Vec<_> = (0..4)
+        .map(|_| {
+            let (stream, stop) = (server.connect(), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut writer = stream;
+                let mut served = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && served < 200_000 {
+                    writer
+                        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+                        .unwrap();
+                    assert_eq!(read_response(&mut reader, false).unwrap().status, 200);
+                    served += 1;
+                }
+                served
+            })
+        })
+        .collect();
+    for _ in 0..30 {
+        let mut held = server.connect();
+        let mut quick: Vec<TcpStream> = (0..2).map(|_| server.connect()).collect();
+        held.write_all(b"GET /wait HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        for stream in &mut quick {
+            stream
+                .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+                .unwrap();
+        }
+        for stream in quick {
+            let response = read_response(&mut BufReader::new(stream), false);
+            assert_eq!(response.expect("answered while /wait is held").status, 200);
+        }
+        let (lock, signal) = &*gate;
+        *lock.lock().unwrap() = true;
+        signal.notify_all();
+        let response = read_response(&mut BufReader::new(held), false).unwrap();
+        assert_eq!(response.status, 200);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for client in busy {
+        assert!(client.join().unwrap() > 0, "each busy client was served");
+    }
+}
+
+#[test]
 fn the_inline_opt_in_speaks_the_same_protocol() {
     // ServerConfig::inline_app runs the application on the poller thread;
     // everything a client sees must be the same as with the worker pool.
