@@ -9,7 +9,12 @@
 //! request is incomplete, the client is slow to read, or the connection is
 //! idle. A few times a second it closes connections that waited too long.
 //! Thread count is the pool plus this one, however many clients are
-//! connected. Next stage: `connection.rs`.
+//! connected.
+//!
+//! The poller is a value behind a lock, not only a thread: under load a
+//! worker that runs out of jobs takes the lock and polls once before it
+//! sleeps, and the thread stays out of the way (see [`Poller::run`]). Next
+//! stage: `connection.rs`.
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -37,10 +42,11 @@ const SIGNALS: Token = Token(usize::MAX - 3);
 /// How often timeouts are checked.
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
 
-/// How often awake workers are checked on while they poll: a job queued
-/// behind one that blocks waits about this long (twice, at worst) before
-/// another worker is woken for it. Go's runtime watches its threads the
-/// same way (`sysmon`).
+/// How often awake workers are checked on while they poll. When none made
+/// progress in a whole period (all stuck in long application calls), this
+/// thread wakes another worker for what they queued and polls again
+/// itself: a job queued behind one that blocks waits about this long (twice,
+/// at worst). Go's runtime watches its threads the same way (`sysmon`).
 const CHECK_WORKERS_EVERY: Duration = Duration::from_millis(1);
 
 /// The event loop and everything it owns.
@@ -61,8 +67,8 @@ pub(crate) struct Poller {
     dispatched: usize,
 }
 
-/// The poller, whichever thread holds it. Nothing under this lock panics,
-/// but a poisoned lock must not stop the server.
+/// The poller, whichever thread holds it. A panic under this lock (an
+/// `inline_app` application runs under it) must not stop the server.
 fn lock(poller: &Mutex<Poller>) -> MutexGuard<'_, Poller> {
     poller.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -157,12 +163,17 @@ impl Poller {
                 // and the workers take over polling.
                 handed_over = poller.poll_once(timeout, true)? > 1;
             }
+            let (sweep_due, shutting_down) =
+                (Instant::now() >= next_sweep, shared.is_shutting_down());
+            if !sweep_due && !shutting_down {
+                continue; // leave the lock to the workers
+            }
             let mut poller = lock(&poller);
-            if Instant::now() >= next_sweep {
+            if sweep_due {
                 poller.sweep();
                 next_sweep = Instant::now() + SWEEP_EVERY;
             }
-            if poller.shared.is_shutting_down() {
+            if shutting_down {
                 let deadline = *grace_deadline.get_or_insert_with(|| poller.start_shutdown());
                 if poller.conns.is_empty() || Instant::now() >= deadline {
                     return poller.finish_shutdown(deadline);
