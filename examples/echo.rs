@@ -7,7 +7,8 @@
 //! - `POST`/`PUT` any path: the request body back, with its Content-Type;
 //! - `GET /panic`: the application panics (the server answers 500);
 //! - `GET /stream?n=N`: N chunks `chunk i\n`, with no Content-Length;
-//! - `GET /sleep?ms=N`: sleeps N ms, then answers `slept`;
+//! - `GET /sleep?ms=N` (or `?us=N`, microseconds): sleeps, then answers
+//!   `slept` (an application waiting on a database, say);
 //! - any other `GET`: the environ's CGI variables as a JSON object, plus
 //!   `url_scheme`.
 
@@ -54,9 +55,11 @@ pub fn echo_app(mut environ: Environ, start_response: StartResponse) -> Result<B
             ))
         }
         "/sleep" => {
-            std::thread::sleep(Duration::from_millis(
-                query_number(&environ, "ms").unwrap_or(100),
-            ));
+            let wait = match query_number(&environ, "us") {
+                Some(micros) => Duration::from_micros(micros),
+                None => Duration::from_millis(query_number(&environ, "ms").unwrap_or(100)),
+            };
+            std::thread::sleep(wait);
             start_response.call("200 OK", vec![("Content-Type".into(), "text/plain".into())])?;
             Ok(Body::from("slept"))
         }

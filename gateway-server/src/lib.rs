@@ -21,8 +21,8 @@
 //! 0. `server`: [`make_server`] binds the socket and computes the part of the
 //!    environ that never changes (wsgiref's `WSGIServer`).
 //! 1. `poller`: one thread owns every idle connection and hands a connection
-//!    to the worker pool (`worker_pool`) when bytes arrive; under load the
-//!    workers poll between jobs instead. `socket` hides the TCP/Unix
+//!    to the worker pool (`worker_pool`) when bytes arrive; under load a
+//!    worker that runs out of jobs polls before it sleeps, instead. `socket` hides the TCP/Unix
 //!    difference.
 //! 2. `connection`: a worker reads what arrived and serves every complete
 //!    request (wsgiref's `WSGIRequestHandler.handle`); an incomplete one goes
@@ -59,6 +59,7 @@ mod error;
 pub mod fuzzing;
 mod handler;
 mod http_date;
+mod job_blocking;
 mod poller;
 mod request_body;
 mod request_head;

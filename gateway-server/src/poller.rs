@@ -20,6 +20,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -136,8 +137,10 @@ impl Poller {
         let activity = self.pool.as_ref().map(WorkerPool::activity);
         let shared = Arc::clone(&self.shared);
         let poller = Arc::new(Mutex::new(self));
+        // Set when the workers stop looking for work (see `share_polling`).
+        let wanted = Arc::new(AtomicBool::new(false));
         if !shared.config.inline_app {
-            Poller::share_polling(&poller);
+            Poller::share_polling(&poller, Arc::clone(&wanted));
         }
         let mut next_sweep = Instant::now() + SWEEP_EVERY;
         let mut grace_deadline = None;
@@ -146,6 +149,7 @@ impl Poller {
             let workers_awake = activity.as_ref().is_some_and(|a| a.awake() > 0);
             if handed_over
                 && workers_awake
+                && !wanted.swap(false, Ordering::AcqRel)
                 && !shared.is_shutting_down()
                 && activity.as_ref().is_some_and(|a| a.progressed())
             {
@@ -157,7 +161,13 @@ impl Poller {
                 // thread waits. (No worker can queue more until it is back:
                 // it polls only with this lock.)
                 poller.wake_for_queued();
-                let timeout = next_sweep.saturating_duration_since(Instant::now());
+                // A worker's poll may have taken the waker's event that
+                // announced a shutdown: do not wait for another.
+                let timeout = if shared.is_shutting_down() {
+                    Duration::ZERO
+                } else {
+                    next_sweep.saturating_duration_since(Instant::now())
+                };
                 // One ready connection is left to this thread (the worker
                 // would only find the next one's readiness later); more,
                 // and the workers take over polling.
@@ -182,9 +192,10 @@ impl Poller {
         }
     }
 
-    /// Let workers poll before they sleep, and have the last one to sleep
-    /// wake this thread to take polling back.
-    fn share_polling(poller: &Arc<Mutex<Poller>>) {
+    /// Let workers poll before they sleep, and have them wake this thread
+    /// to take polling back (setting `wanted`) when they stop: the last one
+    /// falls asleep, or the awake ones are more than the cores and busy.
+    fn share_polling(poller: &Arc<Mutex<Poller>>, wanted: Arc<AtomicBool>) {
         let this_thread = std::thread::current();
         // Weak: the workers belong to the poller, and must not keep it alive.
         let weak = Arc::downgrade(poller);
@@ -202,7 +213,10 @@ impl Poller {
         if let Some(pool) = &lock(poller).pool {
             pool.before_sleep(BeforeSleep {
                 look_for_work: Box::new(look_for_work),
-                last_one_asleep: Box::new(move || this_thread.unpark()),
+                nobody_looking: Box::new(move || {
+                    wanted.store(true, Ordering::Release);
+                    this_thread.unpark();
+                }),
             });
         }
     }
@@ -214,12 +228,19 @@ impl Poller {
         let mut events = std::mem::replace(&mut self.events, Events::with_capacity(0));
         let polled = self.poll.poll(&mut events, Some(timeout));
         self.dispatched = 0;
-        if polled.is_ok() {
-            for event in events.iter() {
-                self.on_event(event);
+        let handled = catch_unwind(AssertUnwindSafe(|| {
+            if polled.is_ok() {
+                for event in events.iter() {
+                    self.on_event(event);
+                }
             }
-        }
+        }));
+        // Put the buffer back even after a bug's panic: a worker recovers
+        // from one, and an empty buffer would make every later poll fail.
         self.events = events;
+        if let Err(panic) = handled {
+            resume_unwind(panic);
+        }
         if let Err(err) = polled {
             if err.kind() != io::ErrorKind::Interrupted {
                 return Err(err);
@@ -242,10 +263,7 @@ impl Poller {
     fn on_event(&mut self, event: &mio::event::Event) {
         match event.token() {
             LISTENER => self.accept_all(),
-            WAKER => self
-                .shared
-                .closed_pending
-                .store(false, std::sync::atomic::Ordering::Release),
+            WAKER => self.shared.closed_pending.store(false, Ordering::Release),
             SIGNALS => self.on_signal(),
             Token(n) if event.is_readable() || event.is_read_closed() || event.is_error() => {
                 self.on_readable(n, event.is_read_closed())

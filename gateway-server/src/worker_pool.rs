@@ -18,9 +18,9 @@
 //! A thread that finds the queue empty first looks for more work itself
 //! ([`WorkerPool::before_sleep`]: the server polls its connections there), and
 //! queues what it finds for itself. It wakes another thread for that work
-//! only when there is an idle core to run it, or once a job has taken long
-//! (it may be blocking: see `SLOW_JOB`); otherwise the two would only take
-//! turns on one core, a switch each time. The pool counts its awake threads
+//! only while fewer threads are awake than the process has cores, or once a
+//! job has waited on something (`job_blocking.rs`); otherwise the two
+//! would only take turns on one core, a switch each time. The pool counts its awake threads
 //! and their progress ([`Activity`]), so whoever fed the queue can stay out
 //! of the way while they keep busy, and step in when they stall or all sleep.
 
@@ -31,6 +31,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
+
+use crate::job_blocking;
 
 /// Threads that run jobs of type `J`.
 #[derive(Debug)]
@@ -55,7 +57,7 @@ impl<J: Send + 'static> WorkerPool<J> {
     {
         let (sender, receiver) = crossbeam_channel::bounded::<J>(queue.max(1));
         let idle = Arc::new(IdleThreads {
-            cores: std::thread::available_parallelism().map_or(1, usize::from),
+            cores: AtomicUsize::new(std::thread::available_parallelism().map_or(1, usize::from)),
             ..IdleThreads::default()
         });
         // Every thread starts awake, on its way to an empty queue.
@@ -68,6 +70,7 @@ impl<J: Send + 'static> WorkerPool<J> {
                 receiver: receiver.clone(),
                 idle: Arc::clone(&idle),
                 searching: false,
+                switches: None,
             };
             let (make_state, run) = (Arc::clone(&make_state), Arc::clone(&run));
             let thread = std::thread::Builder::new()
@@ -123,9 +126,17 @@ impl<J: Send + 'static> WorkerPool<J> {
 
     /// Give the threads something to do before they sleep, once: they call
     /// `look_for_work` when the queue is empty (it returns whether it queued
-    /// anything), and the last one to fall asleep calls `last_one_asleep`.
+    /// anything), and `nobody_looking` when they stop looking: the last one
+    /// to fall asleep, and one that leaves the looking to others (see
+    /// `IdleThreads::look_for_work`).
     pub(crate) fn before_sleep(&self, before_sleep: BeforeSleep) {
         let _ = self.idle.before_sleep.set(before_sleep);
+    }
+
+    /// Behave as on a machine with `cores` cores.
+    #[cfg(test)]
+    fn pretend_cores(&self, cores: usize) {
+        self.idle.cores.store(cores, Ordering::Relaxed);
     }
 
     /// What the threads are up to.
@@ -174,11 +185,15 @@ struct Worker<J> {
     idle: Arc<IdleThreads>,
     /// Woken and not yet holding a job (counted in `IdleThreads::searching`).
     searching: bool,
+    /// This thread's voluntary switches when last looked at (see
+    /// `job_blocking.rs`), so a job that waited shows as a change.
+    switches: Option<u64>,
 }
 
 impl<J> Worker<J> {
     fn run<S>(mut self, make_state: &dyn Fn() -> S, run: &dyn Fn(J, &mut S)) {
         let mut state = make_state();
+        self.switches = job_blocking::voluntary_switches();
         loop {
             match self.receiver.try_recv() {
                 Ok(job) => {
@@ -202,6 +217,8 @@ impl<J> Worker<J> {
                         return;
                     }
                     self.searching = true;
+                    // Sleeping was a voluntary switch too: start counting anew.
+                    self.switches = job_blocking::voluntary_switches();
                 }
                 Err(TryRecvError::Disconnected) => {
                     self.stop_searching();
@@ -224,20 +241,31 @@ impl<J> Worker<J> {
         }
     }
 
-    /// A job that took long may have waited on something (a database, a
-    /// slow client) and the next may too: the jobs behind it get another
-    /// thread rather than wait their turn on this one. Quick jobs wake no
-    /// one: on a busy core a woken thread only takes turns with this one.
-    fn finished_job(&self, took: Duration) {
-        if took >= SLOW_JOB && !self.receiver.is_empty() {
+    /// A job that waited on something (a database, a lock, a slow client)
+    /// left the core idle, and the next may too: the jobs behind it get
+    /// another thread rather than wait their turn on this one. A job that
+    /// only computed wakes no one: on a busy core a woken thread would only
+    /// take turns with this one.
+    fn finished_job(&mut self, took: Duration) {
+        if took >= MIGHT_HAVE_WAITED && !self.receiver.is_empty() && self.waited(took) {
             self.idle.wake_one_unless_searching();
         }
     }
 
+    /// Whether this thread gave up the CPU of its own accord since it last
+    /// looked (or, where that is not counted, the job took `SLOW_JOB`).
+    fn waited(&mut self, took: Duration) -> bool {
+        match job_blocking::voluntary_switches() {
+            Some(now) => self.switches.replace(now).is_some_and(|then| now > then),
+            None => took >= SLOW_JOB,
+        }
+    }
+
     /// Looking for work queued several jobs: wake a thread to share them
-    /// while there are idle cores for it.
+    /// while fewer threads are awake than the process has cores.
     fn found_work(&self) {
-        if self.receiver.len() > 1 && self.idle.activity.awake() < self.idle.cores {
+        let cores = self.idle.cores.load(Ordering::Relaxed);
+        if self.receiver.len() > 1 && self.idle.activity.awake() < cores {
             self.idle.wake_one_unless_searching();
         }
     }
@@ -252,9 +280,14 @@ impl<J> Worker<J> {
     }
 }
 
-/// A job that ran this long passes the queue on to another thread (see
-/// `Worker::finished_job`). Far above a request's own cost (about 10 us,
-/// 30 us for 16 pipelined), far below a database round trip.
+/// A job quicker than this is not asked whether it waited (asking is a
+/// syscall): waiting and coming back takes longer than a keep-alive
+/// request's whole cost (about 8 us here).
+const MIGHT_HAVE_WAITED: Duration = Duration::from_micros(20);
+
+/// Where a thread's waits are not counted, a job that ran this long is taken
+/// to have waited. Far above a request's own cost (about 10 us, 30 us for 16
+/// pipelined), far below a database round trip.
 const SLOW_JOB: Duration = Duration::from_micros(100);
 
 /// Where idle threads sleep, how many woken ones have not found a job yet,
@@ -266,8 +299,9 @@ struct IdleThreads {
     searching: AtomicUsize,
     activity: Arc<Activity>,
     before_sleep: OnceLock<BeforeSleep>,
-    /// Cores this process may run on (its CPU affinity).
-    cores: usize,
+    /// Cores this process may use, as `available_parallelism` says when the
+    /// pool starts (CPU affinity, and a cgroup quota rounded down).
+    cores: AtomicUsize,
 }
 
 /// What a thread does when the queue is empty, and whom the last thread to
@@ -275,8 +309,10 @@ struct IdleThreads {
 pub(crate) struct BeforeSleep {
     /// Queue more jobs if there are any; returns whether it queued one.
     pub(crate) look_for_work: Box<dyn Fn() -> bool + Send + Sync>,
-    /// Every thread is asleep now.
-    pub(crate) last_one_asleep: Box<dyn Fn() + Send + Sync>,
+    /// Threads stopped looking for work: every one is asleep, or one left
+    /// it to the others while the rest are busy (maybe blocked) in jobs.
+    /// Whoever looks otherwise should look now.
+    pub(crate) nobody_looking: Box<dyn Fn() + Send + Sync>,
 }
 
 impl std::fmt::Debug for BeforeSleep {
@@ -345,6 +381,16 @@ impl IdleThreads {
         let Some(before_sleep) = self.before_sleep.get() else {
             return false;
         };
+        // More threads awake than cores: this one would only take turns
+        // with the others, and a connection held by a thread waiting for
+        // its turn waits too (tens of milliseconds with 32 threads on one
+        // core). It sleeps instead. The others may all be blocked in jobs
+        // (an application waiting on a database), so whoever looks when
+        // the threads do not is told to.
+        if self.activity.awake() > self.cores.load(Ordering::Relaxed) {
+            (before_sleep.nobody_looking)();
+            return false;
+        }
         self.activity.progress.fetch_add(1, Ordering::Relaxed);
         // A bug there must not cost the pool a thread.
         catch_unwind(AssertUnwindSafe(|| (before_sleep.look_for_work)())).unwrap_or_else(|_| {
@@ -374,7 +420,7 @@ impl IdleThreads {
         sleepers.asleep += 1;
         if self.activity.awake.fetch_sub(1, Ordering::SeqCst) == 1 {
             if let Some(before_sleep) = self.before_sleep.get() {
-                (before_sleep.last_one_asleep)();
+                (before_sleep.nobody_looking)();
             }
         }
         while sleepers.permits == 0 && !sleepers.stopping {
@@ -415,7 +461,16 @@ mod tests {
         workers: usize,
         queue: usize,
     ) -> (WorkerPool<u32>, mpsc::Receiver<(u32, String)>) {
-        pool_reporting_to_after(workers, queue, Duration::ZERO)
+        pool_reporting_to_after(workers, queue, Work::Sleep(Duration::ZERO))
+    }
+
+    /// What each job does before it reports.
+    #[derive(Clone, Copy)]
+    enum Work {
+        /// Wait, as on a database.
+        Sleep(Duration),
+        /// Compute, never giving up the CPU.
+        Spin(Duration),
     }
 
     /// A pool whose jobs report which thread ran them, after `each` (and
@@ -423,7 +478,7 @@ mod tests {
     fn pool_reporting_to_after(
         workers: usize,
         queue: usize,
-        each: Duration,
+        each: Work,
     ) -> (WorkerPool<u32>, mpsc::Receiver<(u32, String)>) {
         let (done, results) = mpsc::channel();
         let done = Mutex::new(done);
@@ -432,7 +487,15 @@ mod tests {
             queue,
             || (),
             move |job: u32, _state: &mut ()| {
-                std::thread::sleep(each);
+                match each {
+                    Work::Sleep(time) => std::thread::sleep(time),
+                    Work::Spin(time) => {
+                        let started = Instant::now();
+                        while started.elapsed() < time {
+                            std::hint::spin_loop();
+                        }
+                    }
+                }
                 if job % 7 == 0 {
                     std::thread::sleep(Duration::from_millis(1));
                 }
@@ -553,7 +616,7 @@ mod tests {
                 let job = found.pop();
                 job.is_some_and(|job| pool.try_queue(job).is_ok())
             }),
-            last_one_asleep: Box::new(move || {
+            nobody_looking: Box::new(move || {
                 let _ = asleep_tx.lock().map(|tx| tx.send(()));
             }),
         });
@@ -577,13 +640,11 @@ mod tests {
         }
     }
 
-    #[test]
-    fn jobs_found_behind_slow_ones_are_shared_with_another_thread() {
-        // Each job waits 5 ms, as on a database. A thread looking for work
-        // finds five at once and wakes no one for them; they must still not
-        // all wait their turn on that one thread. (Pinned to one core, as
-        // with `taskset -c 0`, only the slow-job rule can spread them.)
-        let (pool, results) = pool_reporting_to_after(2, 8, Duration::from_millis(5));
+    /// How many threads ran five jobs that one thread found at once by
+    /// looking for work (and woke no one for), on `cores` pretend cores.
+    fn threads_running_found_jobs(cores: usize, work: Work) -> usize {
+        let (pool, results) = pool_reporting_to_after(2, 8, work);
+        pool.pretend_cores(cores);
         let pool = Arc::new(pool);
         let found = Arc::new(Mutex::new(vec![104u32, 103, 102, 101, 100]));
         let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -604,7 +665,7 @@ mod tests {
                 }
                 queued
             }),
-            last_one_asleep: Box::new(|| {}),
+            nobody_looking: Box::new(|| {}),
         });
         // Both threads asleep, then one woken: it alone finds the five.
         for _ in 0..10_000 {
@@ -614,7 +675,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(1));
         }
         armed.store(true, Ordering::SeqCst);
-        dispatch_all(&pool, 0..1);
+        dispatch_all(&pool, 1..2);
         let ran: Vec<(u32, String)> = (0..6)
             .map(|_| results.recv_timeout(Duration::from_secs(10)))
             .collect::<Result<_, _>>()
@@ -624,7 +685,90 @@ mod tests {
             .filter(|(job, _)| *job >= 100)
             .map(|(_, thread)| thread)
             .collect();
-        assert_eq!(threads.len(), 2, "the found jobs ran on one thread only");
+        threads.len()
+    }
+
+    #[test]
+    fn jobs_found_behind_ones_that_wait_get_another_thread() {
+        // One core, jobs that wait 5 ms each (as on a database): they must
+        // not all wait their turn on the thread that found them.
+        assert_eq!(
+            threads_running_found_jobs(1, Work::Sleep(Duration::from_millis(5))),
+            2
+        );
+    }
+
+    #[test]
+    fn jobs_found_that_only_compute_stay_on_a_busy_core() {
+        // One core, jobs that compute for 1 ms each: a second thread could
+        // only take turns with the first, a switch each time.
+        assert_eq!(
+            threads_running_found_jobs(1, Work::Spin(Duration::from_millis(1))),
+            1
+        );
+    }
+
+    #[test]
+    fn jobs_found_while_a_core_is_idle_are_shared() {
+        // Two cores, the same jobs: the second core takes some.
+        assert_eq!(
+            threads_running_found_jobs(2, Work::Spin(Duration::from_millis(1))),
+            2
+        );
+    }
+
+    #[test]
+    fn a_thread_beyond_one_per_core_leaves_the_looking_to_others() {
+        // One core, one thread blocked in a job: the other, done with its
+        // own, must not look for work (it would only take turns with the
+        // first) but say that nobody is looking, so the owner looks.
+        let (release, gate) = mpsc::channel::<()>();
+        let (gate, (started, job_started)) = (Mutex::new(gate), mpsc::channel::<u32>());
+        let started = Mutex::new(started);
+        let pool = WorkerPool::start(
+            2,
+            8,
+            || (),
+            move |job: u32, _state: &mut ()| {
+                let _ = started.lock().map(|started| started.send(job));
+                if job == 0 {
+                    let _ = gate
+                        .lock()
+                        .map(|gate| gate.recv_timeout(Duration::from_secs(10)));
+                }
+            },
+        )
+        .expect("threads start");
+        pool.pretend_cores(1);
+        let looks = Arc::new(AtomicUsize::new(0));
+        let (told_tx, told) = mpsc::channel();
+        let (looks_here, told_tx) = (Arc::clone(&looks), Mutex::new(told_tx));
+        pool.before_sleep(BeforeSleep {
+            look_for_work: Box::new(move || {
+                looks_here.fetch_add(1, Ordering::SeqCst);
+                false
+            }),
+            nobody_looking: Box::new(move || {
+                let _ = told_tx.lock().map(|tx| tx.send(()));
+            }),
+        });
+        for _ in 0..10_000 {
+            if pool.activity().awake() == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        while told.try_recv().is_ok() {}
+        let looked_before = looks.load(Ordering::SeqCst);
+        dispatch_all(&pool, 0..1);
+        assert_eq!(job_started.recv_timeout(Duration::from_secs(10)), Ok(0));
+        dispatch_all(&pool, 1..2);
+        assert_eq!(job_started.recv_timeout(Duration::from_secs(10)), Ok(1));
+        told.recv_timeout(Duration::from_secs(10))
+            .expect("the second thread says nobody is looking");
+        assert_eq!(looks.load(Ordering::SeqCst), looked_before, "it looked");
+        let _ = release.send(());
+        assert_eq!(pool.stop(Instant::now() + Duration::from_secs(5)), 0);
     }
 
     #[test]
