@@ -23,8 +23,8 @@ const HOLD_SILENT_SECONDS: libc::c_int = 1;
 ///
 /// No safe crate of the field sets this option (socket2, nix and rustix do
 /// not), and it saves two syscalls and a thread switch per `Connection:
-/// close` request (bench/README.md, profile item 3), hence this `unsafe`
-/// block (the server's other is in `job_blocking.rs`).
+/// close` request (bench/README.md, profile item 3), hence the server's one
+/// `unsafe` block.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 pub(crate) fn defer_accept(listener: &TcpListener) -> io::Result<()> {

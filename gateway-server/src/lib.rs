@@ -21,9 +21,8 @@
 //! 0. `server`: [`make_server`] binds the socket and computes the part of the
 //!    environ that never changes (wsgiref's `WSGIServer`).
 //! 1. `poller`: one thread owns every idle connection and hands a connection
-//!    to the worker pool (`worker_pool`) when bytes arrive; under load a
-//!    worker that runs out of jobs polls before it sleeps, instead. `socket` hides the TCP/Unix
-//!    difference.
+//!    to the worker pool (`worker_pool`) when bytes arrive; `socket` hides the
+//!    TCP/Unix difference.
 //! 2. `connection`: a worker reads what arrived and serves every complete
 //!    request (wsgiref's `WSGIRequestHandler.handle`); an incomplete one goes
 //!    back to the poller, so no worker ever waits for a slow client.
@@ -59,7 +58,6 @@ mod error;
 pub mod fuzzing;
 mod handler;
 mod http_date;
-mod job_blocking;
 mod poller;
 mod request_body;
 mod request_head;

@@ -9,19 +9,13 @@
 //! request is incomplete, the client is slow to read, or the connection is
 //! idle. A few times a second it closes connections that waited too long.
 //! Thread count is the pool plus this one, however many clients are
-//! connected.
-//!
-//! The poller is a value behind a lock, not only a thread: under load a
-//! worker that runs out of jobs takes the lock and polls once before it
-//! sleeps, and the thread stays out of the way (see [`Poller::run`]). Next
-//! stage: `connection.rs`.
+//! connected. Next stage: `connection.rs`.
 
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
@@ -34,7 +28,7 @@ use crate::http_date::Clock;
 use crate::response_writer::{simple_response, write_nonblocking};
 use crate::server::{Shared, WorkerState};
 use crate::socket::{Acceptor, Peer, Stream};
-use crate::worker_pool::{BeforeSleep, WorkerPool};
+use crate::worker_pool::WorkerPool;
 
 pub(crate) const WAKER: Token = Token(usize::MAX - 1);
 const LISTENER: Token = Token(usize::MAX - 2);
@@ -42,13 +36,6 @@ const SIGNALS: Token = Token(usize::MAX - 3);
 
 /// How often timeouts are checked.
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
-
-/// How often awake workers are checked on while they poll. When none made
-/// progress in a whole period (all stuck in long application calls), this
-/// thread wakes another worker for what they queued and polls again
-/// itself: a job queued behind one that blocks waits about this long (twice,
-/// at worst). Go's runtime watches its threads the same way (`sysmon`).
-const CHECK_WORKERS_EVERY: Duration = Duration::from_millis(1);
 
 /// The event loop and everything it owns.
 pub(crate) struct Poller {
@@ -63,15 +50,6 @@ pub(crate) struct Poller {
     last_overload_warning: Option<Instant>,
     /// Buffers for serving on this thread, when `ServerConfig::inline_app`.
     inline: Option<WorkerState>,
-    events: Events,
-    /// Connections queued for a worker by the current `poll_once`.
-    dispatched: usize,
-}
-
-/// The poller, whichever thread holds it. A panic under this lock (an
-/// `inline_app` application runs under it) must not stop the server.
-fn lock(poller: &Mutex<Poller>) -> MutexGuard<'_, Poller> {
-    poller.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Poller {
@@ -119,156 +97,52 @@ impl Poller {
             clock: Clock::new(),
             inline: None,
             last_overload_warning: None,
-            events: Events::with_capacity(1024),
-            dispatched: 0,
         })
     }
 
     /// Run until a shutdown has completed.
-    ///
-    /// Polling is shared with the workers: a worker that runs out of jobs
-    /// polls (without waiting) before it sleeps, and this thread keeps off
-    /// epoll while they do. Were it waiting in epoll too, every readiness
-    /// would wake it, and the core would switch to it and back, to queue a
-    /// job the busy worker was about to find. It still checks on them every
-    /// `CHECK_WORKERS_EVERY`, and polls itself when they have all gone to
-    /// sleep or are stuck in long application calls.
-    pub(crate) fn run(self) -> io::Result<()> {
-        let activity = self.pool.as_ref().map(WorkerPool::activity);
-        let shared = Arc::clone(&self.shared);
-        let poller = Arc::new(Mutex::new(self));
-        // Set when the workers stop looking for work (see `share_polling`).
-        let wanted = Arc::new(AtomicBool::new(false));
-        if !shared.config.inline_app {
-            Poller::share_polling(&poller, Arc::clone(&wanted));
-        }
+    pub(crate) fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
         let mut next_sweep = Instant::now() + SWEEP_EVERY;
         let mut grace_deadline = None;
-        let mut handed_over = false;
         loop {
-            let workers_awake = activity.as_ref().is_some_and(|a| a.awake() > 0);
-            if handed_over
-                && workers_awake
-                && !wanted.swap(false, Ordering::AcqRel)
-                && !shared.is_shutting_down()
-                && activity.as_ref().is_some_and(|a| a.progressed())
-            {
-                std::thread::park_timeout(CHECK_WORKERS_EVERY);
-            } else {
-                let mut poller = lock(&poller);
-                // Jobs a worker queued from its own poll before it got stuck
-                // in a long call: no one else comes for them while this
-                // thread waits. (No worker can queue more until it is back:
-                // it polls only with this lock.)
-                poller.wake_for_queued();
-                // A worker's poll may have taken the waker's event that
-                // announced a shutdown: do not wait for another.
-                let timeout = if shared.is_shutting_down() {
-                    Duration::ZERO
-                } else {
-                    next_sweep.saturating_duration_since(Instant::now())
-                };
-                // One ready connection is left to this thread (the worker
-                // would only find the next one's readiness later); more,
-                // and the workers take over polling.
-                handed_over = poller.poll_once(timeout, true)? > 1;
+            let timeout = next_sweep.saturating_duration_since(Instant::now());
+            if let Err(err) = self.poll.poll(&mut events, Some(timeout)) {
+                if err.kind() != io::ErrorKind::Interrupted {
+                    return Err(err);
+                }
             }
-            let (sweep_due, shutting_down) =
-                (Instant::now() >= next_sweep, shared.is_shutting_down());
-            if !sweep_due && !shutting_down {
-                continue; // leave the lock to the workers
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept_all(),
+                    WAKER => self
+                        .shared
+                        .closed_pending
+                        .store(false, std::sync::atomic::Ordering::Release),
+                    SIGNALS => self.on_signal(),
+                    Token(n)
+                        if event.is_readable() || event.is_read_closed() || event.is_error() =>
+                    {
+                        self.on_readable(n, event.is_read_closed())
+                    }
+                    Token(n) => self.on_writable(n),
+                }
             }
-            let mut poller = lock(&poller);
-            if sweep_due {
-                poller.sweep();
+            // One wake for everything the events queued (see `try_queue`).
+            if let Some(pool) = &self.pool {
+                pool.wake_for_queued();
+            }
+            self.forget_closed();
+            if Instant::now() >= next_sweep {
+                self.sweep();
                 next_sweep = Instant::now() + SWEEP_EVERY;
             }
-            if shutting_down {
-                let deadline = *grace_deadline.get_or_insert_with(|| poller.start_shutdown());
-                if poller.conns.is_empty() || Instant::now() >= deadline {
-                    return poller.finish_shutdown(deadline);
+            if self.shared.is_shutting_down() {
+                let deadline = *grace_deadline.get_or_insert_with(|| self.start_shutdown());
+                if self.conns.is_empty() || Instant::now() >= deadline {
+                    return self.finish_shutdown(deadline);
                 }
             }
-        }
-    }
-
-    /// Let workers poll before they sleep, and have them wake this thread
-    /// to take polling back (setting `wanted`) when they stop: the last one
-    /// falls asleep, or the awake ones are more than the cores and busy.
-    fn share_polling(poller: &Arc<Mutex<Poller>>, wanted: Arc<AtomicBool>) {
-        let this_thread = std::thread::current();
-        // Weak: the workers belong to the poller, and must not keep it alive.
-        let weak = Arc::downgrade(poller);
-        let look_for_work = move || {
-            let Some(poller) = weak.upgrade() else {
-                return false;
-            };
-            // Someone else is polling (this thread, or another worker).
-            let Ok(mut poller) = poller.try_lock() else {
-                return false;
-            };
-            !poller.shared.is_shutting_down()
-                && matches!(poller.poll_once(Duration::ZERO, false), Ok(n) if n > 0)
-        };
-        if let Some(pool) = &lock(poller).pool {
-            pool.before_sleep(BeforeSleep {
-                look_for_work: Box::new(look_for_work),
-                nobody_looking: Box::new(move || {
-                    wanted.store(true, Ordering::Release);
-                    this_thread.unpark();
-                }),
-            });
-        }
-    }
-
-    /// Wait up to `timeout` for readiness and act on it; returns how many
-    /// connections were queued for a worker. `wake`: whether to wake a
-    /// worker for them (not when a worker polls: it takes them itself).
-    fn poll_once(&mut self, timeout: Duration, wake: bool) -> io::Result<usize> {
-        let mut events = std::mem::replace(&mut self.events, Events::with_capacity(0));
-        let polled = self.poll.poll(&mut events, Some(timeout));
-        self.dispatched = 0;
-        let handled = catch_unwind(AssertUnwindSafe(|| {
-            if polled.is_ok() {
-                for event in events.iter() {
-                    self.on_event(event);
-                }
-            }
-        }));
-        // Put the buffer back even after a bug's panic: a worker recovers
-        // from one, and an empty buffer would make every later poll fail.
-        self.events = events;
-        if let Err(panic) = handled {
-            resume_unwind(panic);
-        }
-        if let Err(err) = polled {
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(err);
-            }
-        }
-        // One wake for everything the events queued (see `try_queue`).
-        if wake {
-            self.wake_for_queued();
-        }
-        self.forget_closed();
-        Ok(self.dispatched)
-    }
-
-    fn wake_for_queued(&self) {
-        if let Some(pool) = &self.pool {
-            pool.wake_for_queued();
-        }
-    }
-
-    fn on_event(&mut self, event: &mio::event::Event) {
-        match event.token() {
-            LISTENER => self.accept_all(),
-            WAKER => self.shared.closed_pending.store(false, Ordering::Release),
-            SIGNALS => self.on_signal(),
-            Token(n) if event.is_readable() || event.is_read_closed() || event.is_error() => {
-                self.on_readable(n, event.is_read_closed())
-            }
-            Token(n) => self.on_writable(n),
         }
     }
 
@@ -429,7 +303,6 @@ impl Poller {
         let Some(pool) = &self.pool else {
             return conn.close(&self.shared);
         };
-        self.dispatched += 1;
         if let Err(conn) = pool.try_queue(conn) {
             self.warn_overload("request queue full", "max_queued");
             self.turn_away(&conn.stream);
