@@ -94,6 +94,17 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
+/// `N` ports that are free and different from each other. Ports taken one
+/// [`free_port`] at a time can repeat (each is released before the next is
+/// chosen), and nginx accepts the same `listen` in two server blocks without
+/// complaint: a request then reaches the wrong one.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
+        .collect();
+    std::array::from_fn(|i| held[i].local_addr().expect("local address").port())
+}
+
 /// The path of a built example: `cargo test` builds examples next to the
 /// test binaries (`target/<profile>/examples/`).
 pub fn example_binary(name: &str) -> PathBuf {

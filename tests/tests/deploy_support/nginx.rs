@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use tests::process::free_port;
+use tests::process::free_ports;
 
 use super::{repo_file, wait_for, ScratchDir};
 
@@ -31,7 +31,7 @@ impl Nginx {
     /// `app_socket`, start nginx in `dir`, and wait (bounded) until it accepts.
     pub(crate) fn start(dir: &ScratchDir, app_port: u16, app_socket: &Path) -> Nginx {
         let (cert, key) = self_signed_certificate(dir);
-        let (port, tls_port, remote_client_port) = (free_port(), free_port(), free_port());
+        let [port, tls_port, remote_client_port] = free_ports();
         let site = render_site(&[
             ("@LISTEN@", format!("127.0.0.1:{port}")),
             ("@LISTEN_TLS@", format!("127.0.0.1:{tls_port}")),
