@@ -29,8 +29,31 @@ pub(crate) struct Nginx {
 impl Nginx {
     /// Render the deploy config for an instance on `app_port` and one on
     /// `app_socket`, start nginx in `dir`, and wait (bounded) until it accepts.
+    ///
+    /// A port is chosen free, then bound by nginx: a test running alongside
+    /// may take it in between, and nginx then exits at start. That start is
+    /// tried again with fresh ports, a bounded number of times.
     pub(crate) fn start(dir: &ScratchDir, app_port: u16, app_socket: &Path) -> Nginx {
         let (cert, key) = self_signed_certificate(dir);
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let mut nginx = Nginx::launch(dir, (&cert, &key), app_port, app_socket);
+            match nginx.wait_until_accepting() {
+                Ok(()) => return nginx,
+                Err(log) if log.contains("Address already in use") && attempts < 3 => {}
+                Err(log) => panic!("nginx exited at start: {log}"),
+            }
+        }
+    }
+
+    /// Write the configuration with fresh ports and start nginx.
+    fn launch(
+        dir: &ScratchDir,
+        (cert, key): (&Path, &Path),
+        app_port: u16,
+        app_socket: &Path,
+    ) -> Nginx {
         let [port, tls_port, remote_client_port] = free_ports();
         let site = render_site(&[
             ("@LISTEN@", format!("127.0.0.1:{port}")),
@@ -43,6 +66,10 @@ impl Nginx {
         std::fs::write(dir.join("gateway.conf"), site).expect("write gateway.conf");
         let main = main_config(dir.path(), remote_client_port, tls_port);
         std::fs::write(dir.join("nginx.conf"), main).expect("write nginx.conf");
+        // A fresh log (the retry above reads why this start failed) and no
+        // pid file (nginx writes it once every listener is bound).
+        std::fs::write(dir.join("error.log"), "").expect("empty error.log");
+        let _ = std::fs::remove_file(dir.join("nginx.pid"));
         let child = Command::new(nginx_binary())
             .arg("-p")
             .arg(dir.path())
@@ -55,15 +82,13 @@ impl Nginx {
             .stderr(std::fs::File::create(dir.join("stderr.log")).expect("nginx stderr"))
             .spawn()
             .expect("start nginx (scripts/install-test-deps.sh installs it)");
-        let mut nginx = Nginx {
+        Nginx {
             child: Some(child),
             dir: dir.path().to_owned(),
             port,
             tls_port,
             remote_client_port,
-        };
-        nginx.wait_until_accepting();
-        nginx
+        }
     }
 
     /// The plain HTTP listener.
@@ -81,25 +106,40 @@ impl Nginx {
         std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
     }
 
-    fn wait_until_accepting(&mut self) {
+    /// Wait (bounded) until nginx has bound every listener and each
+    /// accepts; if it exits first, or cannot bind one (it would retry for
+    /// seconds, then exit), stop it and return what it said.
+    fn wait_until_accepting(&mut self) -> Result<(), String> {
         let ports = [self.port, self.tls_port, self.remote_client_port];
+        let mut failed = None;
         wait_for("nginx to accept connections", || {
-            if let Some(status) = self
+            let exited = self
                 .child
                 .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
+                .and_then(|c| c.try_wait().ok().flatten());
+            let log = self.error_log();
+            if exited.is_some() || log.contains("Address already in use") {
                 let stderr = std::fs::read_to_string(self.dir.join("stderr.log"));
-                panic!(
-                    "nginx exited at start ({status}): {}{}",
-                    stderr.unwrap_or_default(),
-                    self.error_log()
-                );
+                failed = Some(format!("{exited:?}: {}{log}", stderr.unwrap_or_default()));
+                return true;
             }
-            ports
-                .iter()
-                .all(|port| std::net::TcpStream::connect(("127.0.0.1", *port)).is_ok())
+            // A port another program holds accepts too: the pid file says
+            // nginx itself got through binding.
+            self.dir.join("nginx.pid").exists()
+                && ports
+                    .iter()
+                    .all(|port| std::net::TcpStream::connect(("127.0.0.1", *port)).is_ok())
         });
+        match failed {
+            None => Ok(()),
+            Some(log) => {
+                if let Some(mut child) = self.child.take() {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+                Err(log)
+            }
+        }
     }
 }
 
