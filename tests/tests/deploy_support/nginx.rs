@@ -31,20 +31,20 @@ impl Nginx {
     /// `app_socket`, start nginx in `dir`, and wait (bounded) until it accepts.
     ///
     /// A port is chosen free, then bound by nginx: a test running alongside
-    /// may take it in between, and nginx then exits at start. That start is
-    /// tried again with fresh ports, a bounded number of times.
+    /// may take it in between, and nginx then exits at start (after retrying
+    /// the bind for a few seconds). A start is tried three times, each with
+    /// fresh ports.
     pub(crate) fn start(dir: &ScratchDir, app_port: u16, app_socket: &Path) -> Nginx {
         let (cert, key) = self_signed_certificate(dir);
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
+        let mut failures = Vec::new();
+        while failures.len() < 3 {
             let mut nginx = Nginx::launch(dir, (&cert, &key), app_port, app_socket);
             match nginx.wait_until_accepting() {
                 Ok(()) => return nginx,
-                Err(log) if log.contains("Address already in use") && attempts < 3 => {}
-                Err(log) => panic!("nginx exited at start: {log}"),
+                Err(failure) => failures.push(failure),
             }
         }
+        panic!("nginx exited at start, three times: {failures:#?}");
     }
 
     /// Write the configuration with fresh ports and start nginx.
@@ -66,8 +66,8 @@ impl Nginx {
         std::fs::write(dir.join("gateway.conf"), site).expect("write gateway.conf");
         let main = main_config(dir.path(), remote_client_port, tls_port);
         std::fs::write(dir.join("nginx.conf"), main).expect("write nginx.conf");
-        // A fresh log (the retry above reads why this start failed) and no
-        // pid file (nginx writes it once every listener is bound).
+        // A fresh log, to tell why this start failed, and no pid file:
+        // nginx writes it once every listener is bound.
         std::fs::write(dir.join("error.log"), "").expect("empty error.log");
         let _ = std::fs::remove_file(dir.join("nginx.pid"));
         let child = Command::new(nginx_binary())
@@ -107,37 +107,32 @@ impl Nginx {
     }
 
     /// Wait (bounded) until nginx has bound every listener and each
-    /// accepts; if it exits first, or cannot bind one (it would retry for
-    /// seconds, then exit), stop it and return what it said.
+    /// accepts; if it exits first, what it said.
     fn wait_until_accepting(&mut self) -> Result<(), String> {
         let ports = [self.port, self.tls_port, self.remote_client_port];
-        let mut failed = None;
+        let mut exited = None;
         wait_for("nginx to accept connections", || {
-            let exited = self
+            exited = self
                 .child
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten());
-            let log = self.error_log();
-            if exited.is_some() || log.contains("Address already in use") {
-                let stderr = std::fs::read_to_string(self.dir.join("stderr.log"));
-                failed = Some(format!("{exited:?}: {}{log}", stderr.unwrap_or_default()));
-                return true;
-            }
             // A port another program holds accepts too: the pid file says
             // nginx itself got through binding.
-            self.dir.join("nginx.pid").exists()
-                && ports
-                    .iter()
-                    .all(|port| std::net::TcpStream::connect(("127.0.0.1", *port)).is_ok())
+            exited.is_some()
+                || self.dir.join("nginx.pid").exists()
+                    && ports
+                        .iter()
+                        .all(|port| std::net::TcpStream::connect(("127.0.0.1", *port)).is_ok())
         });
-        match failed {
+        match exited {
             None => Ok(()),
-            Some(log) => {
-                if let Some(mut child) = self.child.take() {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                }
-                Err(log)
+            Some(status) => {
+                let stderr = std::fs::read_to_string(self.dir.join("stderr.log"));
+                Err(format!(
+                    "{status}: {}{}",
+                    stderr.unwrap_or_default(),
+                    self.error_log()
+                ))
             }
         }
     }
