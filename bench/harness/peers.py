@@ -42,7 +42,7 @@ def _gunicorn(*worker_args):
 _ARGV = {
     "gateway": _rust("gateway", "--app", "raw"),
     "gateway-framework": _rust("gateway", "--app", "framework"),
-    "gateway-inline": _rust("gateway", "--app", "raw", "--inline"),
+    "gateway-pool": _rust("gateway", "--app", "raw", "--pool"),
     "hyper": _rust("hyper"),
     # An earlier build of the same binary, for before/after comparisons.
     "gateway-baseline": lambda port: [os.environ.get("GATEWAY_BASELINE", "gateway-baseline"),
@@ -79,9 +79,9 @@ PEERS = [
 ]
 # Not in the default set: run them by name with --servers.
 EXTRA_PEERS = [
-    Peer("gateway-inline", "this project",
-         "gateway-server with `ServerConfig::inline_app = true` (the raw app runs on the poller thread, "
-         "no worker pool handoff; only for apps that never block)"),
+    Peer("gateway-pool", "this project",
+         "gateway-server with `ServerConfig::dispatch = Dispatch::Pool`: every request handed to the "
+         "worker pool, never run on the poller's thread (the default before session 7), raw app"),
     Peer("gateway-baseline", "this project",
          "an earlier build of the `gateway` binary, at the path in $GATEWAY_BASELINE "
          "(copy bench/target/release/gateway aside before a change), raw app"),

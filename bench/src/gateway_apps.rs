@@ -3,7 +3,7 @@
 //! behind two middleware layers, so the cost of framework and middleware
 //! shows as the difference between the two.
 
-use gateway_server::{AccessLogTarget, Server, ServerConfig};
+use gateway_server::{AccessLogTarget, Dispatch, Server, ServerConfig};
 use gateway_spec::{AppError, Application, Body, Environ, StartResponse};
 use middleware::{AccessLogLayer, ApplicationExt, RequestIdLayer};
 use mini_framework::{App, Json, Request};
@@ -41,9 +41,9 @@ pub fn framework_app() -> impl Application {
 }
 
 /// The server's settings for every run: its defaults (32 workers, or
-/// `--workers N`), access log off, SIGTERM handled; `--inline` turns on
-/// `inline_app` (the app runs on the poller thread: only for apps that
-/// never block, which both of these are).
+/// `--workers N`), access log off, SIGTERM handled; `--pool` sends every
+/// request to the worker pool (`Dispatch::Pool`) instead of the default
+/// `Dispatch::Adaptive`.
 pub fn config() -> ServerConfig {
     let workers = crate::flag("--workers")
         .and_then(|w| w.parse().ok())
@@ -52,7 +52,11 @@ pub fn config() -> ServerConfig {
         workers,
         access_log: AccessLogTarget::Off,
         handle_signals: true,
-        inline_app: std::env::args().any(|arg| arg == "--inline"),
+        dispatch: if std::env::args().any(|arg| arg == "--pool") {
+            Dispatch::Pool
+        } else {
+            Dispatch::Adaptive
+        },
         ..ServerConfig::default()
     }
 }

@@ -100,12 +100,11 @@ pub struct ServerConfig {
     /// binds itself: a listener it is handed keeps its owner's options.
     /// Default: true.
     pub defer_accept: bool,
-    /// Run the application on the poller thread instead of the worker pool:
-    /// no handoff and no thread switch per request, which is hyper's own
-    /// shape. Only for applications that never block (no database calls,
-    /// no sleeps, no large uploads): while one request runs, no other
-    /// connection is served. Default: false.
-    pub inline_app: bool,
+    /// Which thread runs the application for a ready request: the poller's
+    /// own while requests are quick, the worker pool once one blocks
+    /// ([`Dispatch::Adaptive`]), or always the pool ([`Dispatch::Pool`]).
+    /// Default: `Adaptive`.
+    pub dispatch: Dispatch,
     /// Permissions of a Unix domain socket the server creates (waitress's
     /// `unix_socket_perms`); `0o660` lets a proxy in the same group connect.
     /// Default: `0o600`.
@@ -136,12 +135,34 @@ impl Default for ServerConfig {
             access_log: AccessLogTarget::Log,
             multiprocess: false,
             reuse_port: false,
-            inline_app: false,
+            dispatch: Dispatch::Adaptive,
             backlog: 1024,
             defer_accept: true,
             unix_socket_mode: 0o600,
         }
     }
+}
+
+/// Which thread runs the application for a request that is ready.
+///
+/// A worker pool runs blocking code safely but costs a thread switch per
+/// batch of requests; the poller's own thread costs none but serves no one
+/// else while a request runs. `Adaptive` takes the second while it is safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dispatch {
+    /// The poller's thread runs each ready request itself, hyper's shape.
+    /// When one request holds it for a millisecond or two (a database call,
+    /// a sleep, a large upload), a standby thread takes over the polling,
+    /// and requests go to the worker pool for a spell: one second, doubling
+    /// up to a minute while requests keep blocking. An application that
+    /// never blocks is served with no thread switch per request; one that
+    /// often blocks is served by the pool, after a stall of a millisecond or
+    /// two per spell.
+    Adaptive,
+    /// Every request goes to the worker pool: for an application that
+    /// blocks on most requests and should never stall other clients, even
+    /// for a millisecond.
+    Pool,
 }
 
 /// Where access-log lines go.

@@ -20,9 +20,12 @@
 //!
 //! 0. `server`: [`make_server`] binds the socket and computes the part of the
 //!    environ that never changes (wsgiref's `WSGIServer`).
-//! 1. `poller`: one thread owns every idle connection and hands a connection
-//!    to the worker pool (`worker_pool`) when bytes arrive; `socket` hides the
-//!    TCP/Unix difference.
+//! 1. `poller`: one thread owns every idle connection and, when bytes
+//!    arrive, serves the connection itself or hands it to the worker pool
+//!    (`worker_pool`); `socket` hides the TCP/Unix difference.
+//!    `handover` decides which: the poller's thread while requests are
+//!    quick (no thread switch, hyper's shape), the pool once one blocks, and
+//!    a standby thread takes the polling over from a request that holds it.
 //! 2. `connection`: a worker reads what arrived and serves every complete
 //!    request (wsgiref's `WSGIRequestHandler.handle`); an incomplete one goes
 //!    back to the poller, so no worker ever waits for a slow client.
@@ -57,6 +60,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod handler;
+mod handover;
 mod http_date;
 mod poller;
 mod request_body;
@@ -68,7 +72,7 @@ mod test_client;
 mod worker_pool;
 
 pub use cgi::{run_cgi, run_cgi_with};
-pub use config::{AccessLogTarget, ServerConfig};
+pub use config::{AccessLogTarget, Dispatch, ServerConfig};
 pub use error::RequestError;
 pub use server::{make_server, Server, ServerHandle};
 pub use socket::{inherited_listener, ListenAddr, Listener};

@@ -2,15 +2,18 @@
 //! idle connection (waitress's I/O thread, hyper's event loop).
 //!
 //! It accepts, watches connections for readable bytes (each registered once,
-//! edge-triggered) and hands a connection to the worker pool only when it has
-//! bytes to read, or room for the rest of a response a slow reader left. (A
-//! new connection the kernel held back until its request came goes to a
-//! worker at once: see `deferred_accept.rs`.) A worker gives it back when a
-//! request is incomplete, the client is slow to read, or the connection is
-//! idle. A few times a second it closes connections that waited too long.
-//! Thread count is the pool plus this one, however many clients are
-//! connected. Next stage: `connection.rs`.
+//! edge-triggered) and serves a connection only when it has bytes to read,
+//! or room for the rest of a response a slow reader left. (A new connection
+//! the kernel held back until its request came is served at once: see
+//! `deferred_accept.rs`.) Serving happens on this thread after the turn
+//! while requests are quick, or on the worker pool (`handover.rs` decides).
+//! Whoever served it gives it back when a request is incomplete, the client
+//! is slow to read, or the connection is idle. A few times a second it
+//! closes connections that waited too long. Thread count is the pool plus
+//! two poller threads taking turns, however many clients are connected.
+//! Next stage: `handover.rs`.
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -22,8 +25,10 @@ use crossbeam_channel::Receiver;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
+use crate::config::Dispatch;
 use crate::connection::{waiting, Conn};
 use crate::environ_builder::RemoteAddr;
+use crate::handover::Handover;
 use crate::http_date::Clock;
 use crate::response_writer::{simple_response, write_nonblocking};
 use crate::server::{Shared, WorkerState};
@@ -48,8 +53,18 @@ pub(crate) struct Poller {
     signals: Option<Signals>,
     clock: Clock,
     last_overload_warning: Option<Instant>,
-    /// Buffers for serving on this thread, when `ServerConfig::inline_app`.
-    inline: Option<WorkerState>,
+    events: Events,
+    next_sweep: Instant,
+    grace_deadline: Option<Instant>,
+    /// Which thread runs a ready request, and when it may be the poller's.
+    handover: Arc<Handover>,
+    /// Whether this turn's ready requests run on the poller's thread
+    /// (`handover.rs`): decided once per turn.
+    inline_now: bool,
+    /// `Shared::now_ms` when this turn began.
+    now_ms: u64,
+    /// Ready connections this turn left for the poller's thread to serve.
+    inline_queue: VecDeque<Arc<Conn>>,
 }
 
 impl Poller {
@@ -95,55 +110,113 @@ impl Poller {
             pool: Some(pool),
             signals,
             clock: Clock::new(),
-            inline: None,
             last_overload_warning: None,
+            events: Events::with_capacity(1024),
+            next_sweep: Instant::now() + SWEEP_EVERY,
+            grace_deadline: None,
+            handover: Arc::new(Handover::default()),
+            inline_now: false,
+            now_ms: 0,
+            inline_queue: VecDeque::new(),
         })
     }
 
-    /// Run until a shutdown has completed.
-    pub(crate) fn run(mut self) -> io::Result<()> {
-        let mut events = Events::with_capacity(1024);
-        let mut next_sweep = Instant::now() + SWEEP_EVERY;
-        let mut grace_deadline = None;
-        loop {
-            let timeout = next_sweep.saturating_duration_since(Instant::now());
-            if let Err(err) = self.poll.poll(&mut events, Some(timeout)) {
-                if err.kind() != io::ErrorKind::Interrupted {
-                    return Err(err);
+    /// Run until a shutdown has completed: on this thread alone with
+    /// `Dispatch::Pool`, else on two threads taking turns (`handover.rs`).
+    pub(crate) fn serve(mut self) -> io::Result<()> {
+        match self.shared.config.dispatch {
+            Dispatch::Adaptive => crate::handover::serve(self),
+            Dispatch::Pool => loop {
+                if self.turn()? {
+                    return Ok(());
                 }
-            }
-            for event in events.iter() {
-                match event.token() {
-                    LISTENER => self.accept_all(),
-                    WAKER => self
-                        .shared
-                        .closed_pending
-                        .store(false, std::sync::atomic::Ordering::Release),
-                    SIGNALS => self.on_signal(),
-                    Token(n)
-                        if event.is_readable() || event.is_read_closed() || event.is_error() =>
-                    {
-                        self.on_readable(n, event.is_read_closed())
-                    }
-                    Token(n) => self.on_writable(n),
-                }
-            }
-            // One wake for everything the events queued (see `try_queue`).
-            if let Some(pool) = &self.pool {
-                pool.wake_for_queued();
-            }
-            self.forget_closed();
-            if Instant::now() >= next_sweep {
-                self.sweep();
-                next_sweep = Instant::now() + SWEEP_EVERY;
-            }
-            if self.shared.is_shutting_down() {
-                let deadline = *grace_deadline.get_or_insert_with(|| self.start_shutdown());
-                if self.conns.is_empty() || Instant::now() >= deadline {
-                    return self.finish_shutdown(deadline);
-                }
+            },
+        }
+    }
+
+    pub(crate) fn handover(&self) -> Arc<Handover> {
+        Arc::clone(&self.handover)
+    }
+
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        Arc::clone(&self.shared)
+    }
+
+    /// One wait for events and everything they ask for; true once a
+    /// shutdown has completed.
+    pub(crate) fn turn(&mut self) -> io::Result<bool> {
+        let timeout = self.next_sweep.saturating_duration_since(Instant::now());
+        // Taken out for the loop below, which needs `self` too; an empty
+        // `Events` allocates nothing.
+        let mut events = std::mem::replace(&mut self.events, Events::with_capacity(0));
+        let polled = self.poll.poll(&mut events, Some(timeout));
+        if let Err(err) = polled {
+            if err.kind() != io::ErrorKind::Interrupted {
+                self.events = events;
+                return Err(err);
             }
         }
+        self.now_ms = self.shared.now_ms();
+        self.inline_now = self.shared.config.dispatch == Dispatch::Adaptive
+            && !self.shared.is_shutting_down()
+            && self.handover.allows_inline(self.now_ms);
+        for event in events.iter() {
+            match event.token() {
+                LISTENER => self.accept_all(),
+                WAKER => self
+                    .shared
+                    .closed_pending
+                    .store(false, std::sync::atomic::Ordering::Release),
+                SIGNALS => self.on_signal(),
+                Token(n) if event.is_readable() || event.is_read_closed() || event.is_error() => {
+                    self.on_readable(n, event.is_read_closed())
+                }
+                Token(n) => self.on_writable(n),
+            }
+        }
+        self.events = events;
+        // One wake for everything the events queued (see `try_queue`).
+        if let Some(pool) = &self.pool {
+            pool.wake_for_queued();
+        }
+        self.forget_closed();
+        if Instant::now() >= self.next_sweep {
+            self.sweep();
+            self.next_sweep = Instant::now() + SWEEP_EVERY;
+        }
+        if self.shared.is_shutting_down() {
+            let deadline = match self.grace_deadline {
+                Some(deadline) => deadline,
+                None => {
+                    let deadline = self.start_shutdown();
+                    *self.grace_deadline.insert(deadline)
+                }
+            };
+            if self.conns.is_empty() || Instant::now() >= deadline {
+                self.finish_shutdown(deadline)?;
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The next request this thread should serve itself. When a takeover
+    /// (or a shutdown) came since the turn queued them, the worker pool
+    /// gets them all instead.
+    pub(crate) fn next_inline_job(&mut self) -> Option<Arc<Conn>> {
+        if self.inline_queue.is_empty() {
+            return None;
+        }
+        if self.handover.allows_inline(self.now_ms) && !self.shared.is_shutting_down() {
+            return self.inline_queue.pop_front();
+        }
+        while let Some(conn) = self.inline_queue.pop_front() {
+            self.dispatch_to_pool(conn);
+        }
+        if let Some(pool) = &self.pool {
+            pool.wake_for_queued();
+        }
+        None
     }
 
     fn accept_all(&mut self) {
@@ -294,12 +367,15 @@ impl Poller {
     }
 
     fn dispatch(&mut self, conn: Arc<Conn>) {
-        if self.shared.config.inline_app && !self.shared.is_shutting_down() {
-            // The opt-in for applications that never block: serve here, with
-            // no handoff to a worker and no thread switch per request.
-            let state = self.inline.get_or_insert_with(WorkerState::new);
-            return conn.handle(&self.shared, state);
+        if self.inline_now {
+            // Served on this thread after the turn: no handoff to a worker,
+            // no thread switch (see `handover.rs`).
+            return self.inline_queue.push_back(conn);
         }
+        self.dispatch_to_pool(conn);
+    }
+
+    fn dispatch_to_pool(&mut self, conn: Arc<Conn>) {
         let Some(pool) = &self.pool else {
             return conn.close(&self.shared);
         };
@@ -380,6 +456,9 @@ impl Poller {
     /// Stop accepting and wake every idle connection once, so bytes a
     /// client already sent are still answered; returns the grace deadline.
     fn start_shutdown(&mut self) -> Instant {
+        // Whatever is still to serve goes to the pool, which the shutdown
+        // waits for.
+        self.inline_now = false;
         // On a socket of its own that holds connections back until they
         // speak, those whose request has just arrived are taken in and
         // answered (any still held back are lost with it: see

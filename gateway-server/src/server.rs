@@ -206,7 +206,7 @@ impl Server {
     pub fn serve_forever(self) -> std::io::Result<()> {
         log::info!("serving on {}", self.listener.local_addr()?);
         let listener = self.listener.into_acceptor(self.request_first);
-        Poller::new(self.waker_registry, listener, self.shared, self.closed)?.run()
+        Poller::new(self.waker_registry, listener, self.shared, self.closed)?.serve()
     }
 }
 

@@ -31,9 +31,11 @@ fn thousands_of_idle_connections_cost_no_threads() {
     for reader in idle.iter_mut() {
         assert_eq!(read_response(reader, false).unwrap().status, 200);
     }
+    // The pool, the two poller threads that take turns (handover.rs) and
+    // the test server's thread, waiting in serve_forever.
     let threads = thread_count() - before;
     assert!(
-        threads <= workers + 2,
+        threads <= workers + 3,
         "{threads} threads for {workers} workers and 2,000 idle connections"
     );
     // A fresh client is still served while the 2,000 wait.

@@ -775,12 +775,98 @@ fn a_blocked_app_call_does_not_block_other_clients() {
     }
 }
 
+/// Which thread ran the request, or naps for `?us=N` first: what an
+/// application can see of the server's dispatch.
+fn thread_reporter(environ: Environ, sr: StartResponse) -> Result<Body, AppError> {
+    if let Some(us) = environ.query_string().strip_prefix("us=") {
+        std::thread::sleep(Duration::from_micros(us.parse()?));
+    }
+    sr.call("200 OK", vec![("Content-Type".into(), "text/plain".into())])?;
+    let name = std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .to_owned();
+    Ok(Body::from(name))
+}
+
+fn thread_of(server: &TestServer, path: &str) -> String {
+    ureq::get(&server.url(path))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap()
+}
+
 #[test]
-fn the_inline_opt_in_speaks_the_same_protocol() {
-    // ServerConfig::inline_app runs the application on the poller thread;
-    // everything a client sees must be the same as with the worker pool.
+fn quick_requests_run_on_the_poller_thread_until_one_blocks() {
+    // Dispatch::Adaptive: a quick request is served by the poller's own
+    // thread (no handoff); one that sleeps sends the requests after it to
+    // the worker pool for a spell of a second, then the poller tries again.
+    let server = TestServer::start(thread_reporter);
+    let poller = thread_of(&server, "/");
+    assert!(poller.starts_with("gateway-poller-"), "{poller}");
+    // Far shorter than a takeover needs: the kernel's count of the thread's
+    // sleeps gives it away (Linux); elsewhere only a longer nap is seen.
+    let nap = if cfg!(target_os = "linux") {
+        300
+    } else {
+        20_000
+    };
+    thread_of(&server, &format!("/?us={nap}"));
+    let worker = thread_of(&server, "/");
+    assert!(worker.starts_with("gateway-worker-"), "{worker}");
+    std::thread::sleep(Duration::from_millis(1_100));
+    let back = thread_of(&server, "/");
+    assert!(back.starts_with("gateway-poller-"), "{back}");
+}
+
+#[test]
+fn a_request_that_holds_the_poller_is_taken_over_while_it_runs() {
+    // The first request blocks on the poller's thread until the test lets
+    // it go; the standby takes over the polling within a tick or two, and
+    // the worker pool answers the next client meanwhile.
+    let gate = Arc::new(((Mutex::new((false, false))), Condvar::new()));
+    let app_gate = Arc::clone(&gate);
+    let app = move |environ: Environ, sr: StartResponse| -> Result<Body, AppError> {
+        if environ.path_info() == "/hold" {
+            let (lock, signal) = &*app_gate;
+            let mut state = lock.lock().map_err(|_| "poisoned")?;
+            state.0 = true; // entered
+            signal.notify_all();
+            let (state, _) = signal
+                .wait_timeout_while(state, Duration::from_secs(10), |state| !state.1)
+                .map_err(|_| "poisoned")?;
+            if !state.1 {
+                return Err("never released".into());
+            }
+        }
+        thread_reporter(environ, sr)
+    };
+    let server = TestServer::start(app);
+    let url = server.url("/hold");
+    let held = std::thread::spawn(move || ureq::get(&url).call().unwrap().into_string().unwrap());
+    let (lock, signal) = &*gate;
+    let entered = lock.lock().unwrap();
+    let (entered, _) = signal
+        .wait_timeout_while(entered, Duration::from_secs(10), |state| !state.0)
+        .unwrap();
+    assert!(entered.0, "the held request never reached the application");
+    drop(entered);
+    let other = thread_of(&server, "/");
+    assert!(other.starts_with("gateway-worker-"), "{other}");
+    lock.lock().unwrap().1 = true;
+    signal.notify_all();
+    let holder = held.join().unwrap();
+    assert!(holder.starts_with("gateway-poller-"), "{holder}");
+}
+
+#[test]
+fn the_worker_pool_dispatch_speaks_the_same_protocol() {
+    // Every other test runs the default, Dispatch::Adaptive, where quick
+    // requests run on the poller's thread; with Dispatch::Pool every request
+    // goes to a worker, and a client must see no difference.
     let config = gateway_server::ServerConfig {
-        inline_app: true,
+        dispatch: gateway_server::Dispatch::Pool,
         ..tests::test_config()
     };
     let server = TestServer::start_with(kitchen_sink, config);

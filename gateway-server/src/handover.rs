@@ -1,0 +1,408 @@
+//! Stage 1b, the handover: the poller's thread runs a ready request itself
+//! while the application answers quickly, and a standby thread takes the
+//! poller over the moment a request holds it up.
+//!
+//! Why: handing every request to a worker costs a thread switch per batch
+//! of requests, about 4 us of CPU each on one core, which is the whole gap
+//! between a worker pool and hyper at 16 keep-alive connections
+//! (`../shared/PERFORMANCE.md`). Running the application on the event loop
+//! removes it, as hyper does, but one request that blocks (a database call,
+//! a sleep, a slow upload) would then stop every other connection.
+//!
+//! So two threads take turns at the poller, as Go's runtime hands a
+//! processor to another thread when a goroutine blocks in a system call:
+//! - the **leader** polls and runs each ready request itself;
+//! - the **standby** looks at the leader every [`TICK`]. When the leader has
+//!   been in the same request for a whole tick, the standby takes the poller
+//!   (the leader holds no lock while it runs a request), hands what is
+//!   queued to the worker pool and leads from then on. The old leader
+//!   finishes its request and becomes the standby.
+//! - After a takeover, requests go to the worker pool for a spell (one
+//!   second, doubling while takeovers keep coming, up to a minute), then the
+//!   leader tries again: an application that blocks often is served by the
+//!   pool, one that never blocks by the poller, at the cost of one stall of
+//!   a tick or two per spell.
+//!
+//! The standby sleeps for good while no request runs, so an idle server has
+//! no timer. `ServerConfig::dispatch` = `Dispatch::Pool` turns this off.
+//! Next stage: `connection.rs`.
+
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+use crate::connection::Conn;
+use crate::poller::Poller;
+use crate::server::{Shared, WorkerState};
+
+/// How often the standby looks at the leader: a request that runs longer
+/// than one to two ticks hands the poller over.
+pub(crate) const TICK: Duration = Duration::from_millis(1);
+
+/// A request that took longer than this on the poller's thread is looked
+/// at: if the thread slept during it, the application blocks. A sleep and
+/// a wake-up take longer than this by themselves.
+const SUSPECT: Duration = Duration::from_micros(10);
+
+/// The first spell of worker-pool dispatch after a takeover.
+const FIRST_SPELL_MS: u64 = 1_000;
+/// The longest spell; takeovers further apart than this start again at
+/// the first.
+const LONGEST_SPELL_MS: u64 = 60_000;
+
+/// The leader's current request, as one word the standby can read and
+/// change in one step: the bits below, and a count of requests above them.
+const IN_JOB: u64 = 1;
+const TAKEN_OVER: u64 = 2;
+const ONE_JOB: u64 = 4;
+
+/// What the two poller threads share.
+#[derive(Debug, Default)]
+pub(crate) struct Handover {
+    job: AtomicU64,
+    /// A thread stands by, ready to take over: without one, no request may
+    /// run on the poller.
+    standing_by: AtomicBool,
+    /// The standby sleeps without a timer (nothing ran for a whole tick).
+    standby_asleep: AtomicBool,
+    standby: Mutex<Option<Thread>>,
+    /// Until when (`Shared::now_ms`) requests go to the worker pool.
+    pool_until_ms: AtomicU64,
+    last_spell_ms: AtomicU64,
+    last_takeover_ms: AtomicU64,
+    finished: AtomicBool,
+}
+
+impl Handover {
+    /// Whether a request may run on the poller's thread at `now_ms`.
+    pub(crate) fn allows_inline(&self, now_ms: u64) -> bool {
+        self.standing_by.load(Ordering::Acquire)
+            && now_ms >= self.pool_until_ms.load(Ordering::Relaxed)
+    }
+
+    /// The leader starts a request; a sleeping standby is woken to watch it.
+    fn begin_job(&self) -> u64 {
+        // Only the leader writes the word while no request runs.
+        let word = (self.job.load(Ordering::Relaxed) & !(IN_JOB | TAKEN_OVER)) + ONE_JOB + IN_JOB;
+        self.job.store(word, Ordering::SeqCst);
+        // Pairs with `sleep`: either the standby sees the request, or this
+        // sees the standby asleep.
+        if self.standby_asleep.load(Ordering::SeqCst)
+            && self.standby_asleep.swap(false, Ordering::SeqCst)
+        {
+            self.wake_standby();
+        }
+        word
+    }
+
+    /// The leader finished a request: false when the standby took over
+    /// meanwhile.
+    fn end_job(&self, word: u64) -> bool {
+        self.job
+            .compare_exchange(word, word & !IN_JOB, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// The standby takes over from a leader stuck in the request `word`.
+    fn take_over(&self, word: u64, now_ms: u64) -> bool {
+        let taken = self
+            .job
+            .compare_exchange(word, word | TAKEN_OVER, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if taken {
+            self.standing_by.store(false, Ordering::Release);
+            self.start_pool_spell(now_ms);
+        }
+        taken
+    }
+
+    /// Requests go to the worker pool for a while: twice as long as last
+    /// time when takeovers keep coming, the first spell when they stopped.
+    fn start_pool_spell(&self, now_ms: u64) {
+        let last = self.last_spell_ms.load(Ordering::Relaxed);
+        let recent = now_ms.saturating_sub(self.last_takeover_ms.load(Ordering::Relaxed))
+            < last + LONGEST_SPELL_MS;
+        let spell = if recent && last > 0 {
+            (last * 2).min(LONGEST_SPELL_MS)
+        } else {
+            FIRST_SPELL_MS
+        };
+        self.last_spell_ms.store(spell, Ordering::Relaxed);
+        self.last_takeover_ms.store(now_ms, Ordering::Relaxed);
+        self.pool_until_ms.store(now_ms + spell, Ordering::Release);
+    }
+
+    fn stand_by(&self, me: Thread) {
+        *lock(&self.standby) = Some(me);
+        self.standing_by.store(true, Ordering::Release);
+    }
+
+    fn wake_standby(&self) {
+        if let Some(thread) = lock(&self.standby).as_ref() {
+            thread.unpark();
+        }
+    }
+
+    /// Sleep until a request starts, unless one started since `seen`.
+    fn sleep(&self, seen: u64) {
+        self.standby_asleep.store(true, Ordering::SeqCst);
+        if self.job.load(Ordering::SeqCst) == seen && !self.is_finished() {
+            std::thread::park();
+        }
+        self.standby_asleep.store(false, Ordering::SeqCst);
+    }
+
+    fn finish(&self) {
+        self.finished.store(true, Ordering::Release);
+        self.wake_standby();
+    }
+
+    fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
+    }
+}
+
+/// How many times this thread has slept (`getrusage`'s `ru_nvcsw`):
+/// waiting for I/O, a lock or a timer, but not being preempted.
+///
+/// Why ask the kernel: a request that blocks for less than a [`TICK`] is
+/// never taken over, and the poller would run such requests one after
+/// another (a 200 us database call at 64 connections: 3,200 requests/s
+/// against the pool's 28,000 and more). The clock cannot tell a sleep from a
+/// preemption; this count can. std has no `getrusage`; libc is already a
+/// dependency (`deferred_accept.rs`), hence the `unsafe` here. It costs
+/// about 330 ns, once per turn and after a slow request.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn voluntary_switches() -> u64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `usage` is a live, writable `rusage` for the whole call and the
+    // kernel writes only within it; RUSAGE_THREAD asks about the calling
+    // thread, which exists.
+    let result = unsafe { libc::getrusage(libc::RUSAGE_THREAD, usage.as_mut_ptr()) };
+    if result != 0 {
+        return 0;
+    }
+    // SAFETY: zeroed above, and all-zero is a valid `rusage`; on success the
+    // kernel filled it.
+    let usage = unsafe { usage.assume_init() };
+    u64::try_from(usage.ru_nvcsw).unwrap_or(0)
+}
+
+/// Elsewhere only a takeover (a request longer than a tick) is seen.
+#[cfg(not(target_os = "linux"))]
+fn voluntary_switches() -> u64 {
+    0
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Run the poller on two threads taking turns (see the module docs) until
+/// the server has stopped. The calling thread only waits for the end, so a
+/// request stuck on a poller thread cannot hold up the return.
+pub(crate) fn serve(poller: Poller) -> io::Result<()> {
+    let handover = poller.handover();
+    let shared = poller.shared();
+    let poller = Arc::new(Mutex::new(poller));
+    let (done, outcome) = mpsc::channel();
+    // The standby first, and known as such before the leader's first turn,
+    // so even the first request may run on the poller.
+    for (n, leads) in [(1, false), (0, true)] {
+        let relay = Relay {
+            poller: Arc::clone(&poller),
+            handover: Arc::clone(&handover),
+            shared: Arc::clone(&shared),
+            done: done.clone(),
+        };
+        let spawned = std::thread::Builder::new()
+            .name(format!("gateway-poller-{n}"))
+            .spawn(move || relay.run(leads));
+        let thread = spawned.inspect_err(|_| handover.finish())?;
+        if !leads {
+            handover.stand_by(thread.thread().clone());
+        }
+    }
+    drop(done);
+    outcome.recv().unwrap_or_else(|_| {
+        Err(io::Error::other(
+            "the poller threads ended without stopping the server (a bug: see the log)",
+        ))
+    })
+}
+
+/// One of the two poller threads.
+struct Relay {
+    poller: Arc<Mutex<Poller>>,
+    handover: Arc<Handover>,
+    shared: Arc<Shared>,
+    done: mpsc::Sender<io::Result<()>>,
+}
+
+enum Role {
+    Lead,
+    StandBy,
+    Done,
+}
+
+impl Relay {
+    fn run(self, leads: bool) {
+        let mut state = WorkerState::new();
+        let mut role = if leads { Role::Lead } else { Role::StandBy };
+        let taking_turns = catch_unwind(AssertUnwindSafe(|| loop {
+            role = match role {
+                Role::Lead => self.lead(&mut state),
+                Role::StandBy => self.stand_by(),
+                Role::Done => return,
+            };
+        }));
+        if taking_turns.is_err() {
+            // A bug in the poller: stop the other thread too, so that
+            // `serve_forever` returns the error instead of waiting forever.
+            self.finish(Err(io::Error::other(
+                "the poller panicked (a bug in gateway-server: see the log); the server stopped",
+            )));
+        }
+    }
+
+    /// Poll, and run each ready request here while that is allowed.
+    fn lead(&self, state: &mut WorkerState) -> Role {
+        // This thread's voluntary switches before the turn's first request.
+        let mut switches_before = None;
+        loop {
+            let mut poller = lock(&self.poller);
+            if let Some(conn) = poller.next_inline_job() {
+                // The poller is free while the request runs: that is what
+                // lets the standby take it over.
+                drop(poller);
+                let before = *switches_before.get_or_insert_with(voluntary_switches);
+                let started = Instant::now();
+                if !self.run_here(&conn, state) {
+                    return Role::StandBy;
+                }
+                if started.elapsed() >= SUSPECT && voluntary_switches() > before {
+                    log::debug!("a request waited on the poller thread: requests go to the worker pool for a while");
+                    self.handover.start_pool_spell(self.shared.now_ms());
+                }
+                continue;
+            }
+            switches_before = None;
+            match poller.turn() {
+                Ok(false) => {}
+                Ok(true) => return self.finish(Ok(())),
+                Err(err) => return self.finish(Err(err)),
+            }
+        }
+    }
+
+    /// Serve `conn` on this thread; false when the standby took over.
+    fn run_here(&self, conn: &Arc<Conn>, state: &mut WorkerState) -> bool {
+        let word = self.handover.begin_job();
+        let served = catch_unwind(AssertUnwindSafe(|| conn.handle(&self.shared, state)));
+        if served.is_err() {
+            // A bug in the server (application panics are answered with a
+            // 500 long before this): close the connection, renew the buffers.
+            log::error!(
+                "a panic while serving a connection on the poller thread: connection closed"
+            );
+            conn.close(&self.shared);
+            *state = WorkerState::new();
+        }
+        self.handover.end_job(word)
+    }
+
+    /// Watch the leader; take over when it is stuck in one request.
+    fn stand_by(&self) -> Role {
+        self.handover.stand_by(std::thread::current());
+        let mut seen = self.handover.job.load(Ordering::Acquire);
+        let mut quiet = false;
+        loop {
+            if quiet {
+                self.handover.sleep(seen);
+            } else {
+                std::thread::park_timeout(TICK);
+            }
+            if self.handover.is_finished() {
+                return Role::Done;
+            }
+            let word = self.handover.job.load(Ordering::Acquire);
+            let stuck = word & (IN_JOB | TAKEN_OVER) == IN_JOB && word == seen;
+            if stuck && self.handover.take_over(word, self.shared.now_ms()) {
+                log::debug!("a request held the poller for over {TICK:?}: another thread polls, and requests go to the worker pool for a while");
+                return Role::Lead;
+            }
+            // Nothing ran for a whole tick: sleep until a request starts.
+            quiet = word & IN_JOB == 0 && word == seen;
+            seen = word;
+        }
+    }
+
+    fn finish(&self, outcome: io::Result<()>) -> Role {
+        self.handover.finish();
+        let _ = self.done.send(outcome);
+        Role::Done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_takeover_needs_the_same_request_still_running() {
+        let handover = Handover::default();
+        handover.standing_by.store(true, Ordering::Release);
+        let word = handover.begin_job();
+        assert!(handover.end_job(word), "nobody took over");
+        // A finished request cannot be taken over.
+        assert!(!handover.take_over(word, 0));
+        let next = handover.begin_job();
+        assert_ne!(next, word, "each request has its own word");
+        assert!(!handover.take_over(word, 0), "an older request's word");
+        assert!(handover.take_over(next, 0));
+        assert!(
+            !handover.end_job(next),
+            "the leader learns it was taken over"
+        );
+        assert!(!handover.allows_inline(0), "no standby and a pool spell");
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_sleep_counts_as_a_voluntary_switch() {
+        let before = voluntary_switches();
+        std::thread::sleep(Duration::from_millis(1));
+        assert!(voluntary_switches() > before);
+    }
+
+    #[test]
+    fn pool_spells_double_while_takeovers_keep_coming_then_start_again() {
+        let handover = Handover::default();
+        handover.standing_by.store(true, Ordering::Release);
+        let spell_after = |now: u64| {
+            handover.start_pool_spell(now);
+            handover.pool_until_ms.load(Ordering::Acquire) - now
+        };
+        assert_eq!(spell_after(10), 1_000);
+        assert_eq!(spell_after(1_010), 2_000);
+        assert_eq!(spell_after(3_010), 4_000);
+        assert!(!handover.allows_inline(3_010 + 3_999));
+        assert!(handover.allows_inline(3_010 + 4_000));
+        let mut now = 7_010;
+        for _ in 0..10 {
+            now += 60_000;
+            spell_after(now);
+        }
+        assert_eq!(spell_after(now + 60_000), LONGEST_SPELL_MS, "capped");
+        assert_eq!(
+            spell_after(now + 60_000 + 200_000),
+            FIRST_SPELL_MS,
+            "a quiet spell resets"
+        );
+    }
+}
