@@ -61,8 +61,9 @@ _ARGV = {
 
 PEERS = [
     Peer("gateway", "this project",
-         "gateway-server, the `hello` app + `/json` as a raw Application; defaults: poller thread + "
-         "32 workers, access log off"),
+         "gateway-server, the `hello` app + `/json` as a raw Application; defaults: 2 poller threads "
+         "taking turns (quick requests run on the poller's thread, Dispatch::Adaptive) + 32 workers, "
+         "access log off"),
     Peer("gateway-framework", "this project",
          "the same server running a mini-framework `App` (two routes, `Json`) behind "
          "RequestId + AccessLog (to the `log` facade, no logger installed: formatted, then dropped)"),

@@ -46,7 +46,8 @@ pub struct ServerConfig {
     /// it reads `wsgi.input`, instead of collecting them in a temporary file
     /// first. The application can then start on the first bytes (and refuse
     /// an upload before it is sent: `100 Continue` goes out on its first
-    /// read), but a worker waits on the client while it reads, up to
+    /// read), but a thread waits on the client while it reads (a worker, or
+    /// the poller's thread until a standby takes over), up to
     /// `body_timeout` per read. Default: `false` (waitress's behaviour;
     /// `true` is gunicorn's).
     pub stream_large_bodies: bool,
@@ -103,7 +104,7 @@ pub struct ServerConfig {
     /// Which thread runs the application for a ready request: the poller's
     /// own while requests are quick, the worker pool once one blocks
     /// ([`Dispatch::Adaptive`]), or always the pool ([`Dispatch::Pool`]).
-    /// Default: `Adaptive`.
+    /// Default: `Adaptive` on Linux, `Pool` elsewhere.
     pub dispatch: Dispatch,
     /// Permissions of a Unix domain socket the server creates (waitress's
     /// `unix_socket_perms`); `0o660` lets a proxy in the same group connect.
@@ -135,7 +136,13 @@ impl Default for ServerConfig {
             access_log: AccessLogTarget::Log,
             multiprocess: false,
             reuse_port: false,
-            dispatch: Dispatch::Adaptive,
+            // Elsewhere a wait shorter than a takeover goes unseen (see
+            // `Dispatch::Adaptive`).
+            dispatch: if cfg!(target_os = "linux") {
+                Dispatch::Adaptive
+            } else {
+                Dispatch::Pool
+            },
             backlog: 1024,
             defer_accept: true,
             unix_socket_mode: 0o600,
@@ -152,12 +159,16 @@ impl Default for ServerConfig {
 pub enum Dispatch {
     /// The poller's thread runs each ready request itself, hyper's shape.
     /// When one request holds it for a millisecond or two (a database call,
-    /// a sleep, a large upload), a standby thread takes over the polling,
-    /// and requests go to the worker pool for a spell: one second, doubling
-    /// up to a minute while requests keep blocking. An application that
-    /// never blocks is served with no thread switch per request; one that
-    /// often blocks is served by the pool, after a stall of a millisecond or
-    /// two per spell.
+    /// a sleep, a large upload), a standby thread takes over the polling;
+    /// a shorter wait is seen afterwards (on Linux, from the kernel's count
+    /// of the thread's sleeps). Either way requests go to the worker pool
+    /// for a spell: one second, doubling up to a minute while requests keep
+    /// blocking. An application that never blocks is served with no thread
+    /// switch per request; one that often blocks is served by the pool, and
+    /// the requests ready beside a blocking one wait for it (a millisecond
+    /// or two at most) once per spell. With more than one core, what a
+    /// turn of the poller finds beyond a quarter of a millisecond of work
+    /// goes to the pool, so the other cores share a heavy load.
     Adaptive,
     /// Every request goes to the worker pool: for an application that
     /// blocks on most requests and should never stall other clients, even

@@ -1,5 +1,6 @@
-//! Stage 2, the connection: wsgiref's `WSGIRequestHandler.handle`, run by a
-//! worker each time the poller hands it a connection with bytes to read.
+//! Stage 2, the connection: wsgiref's `WSGIRequestHandler.handle`, run each
+//! time the poller finds a connection with bytes to read, by a worker or by
+//! the poller's own thread (`handover.rs`); "worker" below means either.
 //!
 //! A connection belongs either to the poller (idle: waiting for bytes) or to
 //! exactly one worker (busy). Ownership moves through one atomic, so a

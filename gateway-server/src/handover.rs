@@ -23,6 +23,12 @@
 //!   pool, one that never blocks by the poller, at the cost of one stall of
 //!   a tick or two per spell.
 //!
+//! - A wait too short for a takeover is caught afterwards: when a request
+//!   of 10 us or more ran and the thread slept meanwhile (`getrusage`), a
+//!   spell starts too.
+//! - With more than one core, a turn's requests beyond a quarter of a
+//!   millisecond of work go to the pool, whose threads use the other cores.
+//!
 //! The standby sleeps for good while no request runs, so an idle server has
 //! no timer. `ServerConfig::dispatch` = `Dispatch::Pool` turns this off.
 //! Next stage: `connection.rs`.
@@ -47,6 +53,10 @@ pub(crate) const TICK: Duration = Duration::from_millis(1);
 /// at: if the thread slept during it, the application blocks. A sleep and
 /// a wake-up take longer than this by themselves.
 const SUSPECT: Duration = Duration::from_micros(10);
+
+/// With more than one core, the inline work a turn may do before the rest
+/// of its requests go to the worker pool (and its other cores).
+const SPILL_AFTER: Duration = Duration::from_micros(250);
 
 /// The first spell of worker-pool dispatch after a takeover.
 const FIRST_SPELL_MS: u64 = 1_000;
@@ -75,9 +85,22 @@ pub(crate) struct Handover {
     last_spell_ms: AtomicU64,
     last_takeover_ms: AtomicU64,
     finished: AtomicBool,
+    /// With more than one core to run on, the requests a turn found beyond
+    /// this much work on the poller's thread go to the worker pool, whose
+    /// threads run on the other cores. With one core, the pool would only
+    /// add thread switches.
+    spill_after: Option<Duration>,
 }
 
 impl Handover {
+    /// The handover for a process allowed to run on `cores` cores.
+    pub(crate) fn for_cores(cores: usize) -> Handover {
+        Handover {
+            spill_after: (cores > 1).then_some(SPILL_AFTER),
+            ..Handover::default()
+        }
+    }
+
     /// Whether a request may run on the poller's thread at `now_ms`.
     pub(crate) fn allows_inline(&self, now_ms: u64) -> bool {
         self.standing_by.load(Ordering::Acquire)
@@ -109,13 +132,24 @@ impl Handover {
 
     /// The standby takes over from a leader stuck in the request `word`.
     fn take_over(&self, word: u64, now_ms: u64) -> bool {
+        // Before the exchange: once it succeeds, the old leader may finish
+        // its request and stand by at once, and its `true` must stand.
+        self.standing_by.store(false, Ordering::Release);
+        // IN_JOB goes too: the request is the old leader's business now,
+        // and a standby that sees none running may sleep.
         let taken = self
             .job
-            .compare_exchange(word, word | TAKEN_OVER, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(
+                word,
+                (word & !IN_JOB) | TAKEN_OVER,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
             .is_ok();
         if taken {
-            self.standing_by.store(false, Ordering::Release);
             self.start_pool_spell(now_ms);
+        } else {
+            self.standing_by.store(true, Ordering::Release); // still the standby
         }
         taken
     }
@@ -250,6 +284,41 @@ enum Role {
     Done,
 }
 
+/// What the leader notes about the requests it serves in one turn.
+#[derive(Default)]
+struct TurnWatch {
+    /// This thread's voluntary switches before the turn's first request.
+    switches_before: Option<u64>,
+    first_started: Option<Instant>,
+    job_started: Option<Instant>,
+    last_ended: Option<Instant>,
+}
+
+impl TurnWatch {
+    /// A request starts: returns the switch count to compare with after it.
+    fn start_job(&mut self) -> u64 {
+        let now = self.last_ended.unwrap_or_else(Instant::now);
+        self.first_started.get_or_insert(now);
+        self.job_started = Some(now);
+        *self.switches_before.get_or_insert_with(voluntary_switches)
+    }
+
+    /// The request ended: how long it took.
+    fn end_job(&mut self) -> Duration {
+        let now = Instant::now();
+        self.last_ended = Some(now);
+        self.job_started.map_or(Duration::ZERO, |start| now - start)
+    }
+
+    /// Time spent serving requests since the turn's first one started.
+    fn inline_time(&self) -> Duration {
+        match (self.first_started, self.last_ended) {
+            (Some(first), Some(last)) => last - first,
+            _ => Duration::ZERO,
+        }
+    }
+}
+
 impl Relay {
     fn run(self, leads: bool) {
         let mut state = WorkerState::new();
@@ -272,26 +341,31 @@ impl Relay {
 
     /// Poll, and run each ready request here while that is allowed.
     fn lead(&self, state: &mut WorkerState) -> Role {
-        // This thread's voluntary switches before the turn's first request.
-        let mut switches_before = None;
+        let mut turn = TurnWatch::default();
         loop {
+            if self.handover.is_finished() {
+                return Role::Done; // the other thread failed
+            }
             let mut poller = lock(&self.poller);
-            if let Some(conn) = poller.next_inline_job() {
+            let over_budget = self
+                .handover
+                .spill_after
+                .is_some_and(|budget| turn.inline_time() >= budget);
+            if let Some(conn) = poller.next_inline_job(over_budget) {
                 // The poller is free while the request runs: that is what
                 // lets the standby take it over.
                 drop(poller);
-                let before = *switches_before.get_or_insert_with(voluntary_switches);
-                let started = Instant::now();
+                let before = turn.start_job();
                 if !self.run_here(&conn, state) {
                     return Role::StandBy;
                 }
-                if started.elapsed() >= SUSPECT && voluntary_switches() > before {
+                if turn.end_job() >= SUSPECT && voluntary_switches() > before {
                     log::debug!("a request waited on the poller thread: requests go to the worker pool for a while");
                     self.handover.start_pool_spell(self.shared.now_ms());
                 }
                 continue;
             }
-            switches_before = None;
+            turn = TurnWatch::default();
             match poller.turn() {
                 Ok(false) => {}
                 Ok(true) => return self.finish(Ok(())),
@@ -364,12 +438,24 @@ mod tests {
         let next = handover.begin_job();
         assert_ne!(next, word, "each request has its own word");
         assert!(!handover.take_over(word, 0), "an older request's word");
+        assert!(handover.allows_inline(0), "failed attempts leave a standby");
         assert!(handover.take_over(next, 0));
+        assert_eq!(
+            handover.job.load(Ordering::Acquire) & IN_JOB,
+            0,
+            "no request is watched after a takeover, so the standby may sleep"
+        );
         assert!(
             !handover.end_job(next),
             "the leader learns it was taken over"
         );
         assert!(!handover.allows_inline(0), "no standby and a pool spell");
+        handover.stand_by(std::thread::current()); // the old leader
+        assert!(!handover.allows_inline(999), "the spell still runs");
+        assert!(
+            handover.allows_inline(1_000),
+            "then the poller serves again"
+        );
     }
 
     #[test]

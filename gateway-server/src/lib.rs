@@ -20,7 +20,7 @@
 //!
 //! 0. `server`: [`make_server`] binds the socket and computes the part of the
 //!    environ that never changes (wsgiref's `WSGIServer`).
-//! 1. `poller`: one thread owns every idle connection and, when bytes
+//! 1. `poller`: one thread at a time owns every idle connection and, when bytes
 //!    arrive, serves the connection itself or hands it to the worker pool
 //!    (`worker_pool`); `socket` hides the TCP/Unix difference.
 //!    `handover` decides which: the poller's thread while requests are

@@ -1,5 +1,6 @@
-//! Stage 1, the poller: one thread that owns the listening socket and every
-//! idle connection (waitress's I/O thread, hyper's event loop).
+//! Stage 1, the poller: the event loop that owns the listening socket and
+//! every idle connection (waitress's I/O thread, hyper's event loop), run by
+//! one thread at a time.
 //!
 //! It accepts, watches connections for readable bytes (each registered once,
 //! edge-triggered) and serves a connection only when it has bytes to read,
@@ -114,7 +115,9 @@ impl Poller {
             events: Events::with_capacity(1024),
             next_sweep: Instant::now() + SWEEP_EVERY,
             grace_deadline: None,
-            handover: Arc::new(Handover::default()),
+            handover: Arc::new(Handover::for_cores(
+                std::thread::available_parallelism().map_or(1, usize::from),
+            )),
             inline_now: false,
             now_ms: 0,
             inline_queue: VecDeque::new(),
@@ -201,13 +204,16 @@ impl Poller {
     }
 
     /// The next request this thread should serve itself. When a takeover
-    /// (or a shutdown) came since the turn queued them, the worker pool
-    /// gets them all instead.
-    pub(crate) fn next_inline_job(&mut self) -> Option<Arc<Conn>> {
+    /// (or a shutdown) came since the turn queued them, or the turn is
+    /// `over_budget`, the worker pool gets them all instead.
+    pub(crate) fn next_inline_job(&mut self, over_budget: bool) -> Option<Arc<Conn>> {
         if self.inline_queue.is_empty() {
             return None;
         }
-        if self.handover.allows_inline(self.now_ms) && !self.shared.is_shutting_down() {
+        if !over_budget
+            && self.handover.allows_inline(self.now_ms)
+            && !self.shared.is_shutting_down()
+        {
             return self.inline_queue.pop_front();
         }
         while let Some(conn) = self.inline_queue.pop_front() {
