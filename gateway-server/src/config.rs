@@ -22,7 +22,9 @@ pub struct ServerConfig {
     /// connections wait in the poller, not in a worker. Default: 32.
     pub workers: usize,
     /// Requests waiting for a free worker before new ones get
-    /// `503 Service Unavailable`. Default: 1024.
+    /// `503 Service Unavailable`. Requests the poller's thread serves
+    /// itself (`Dispatch::Adaptive`) do not wait in this queue: at most
+    /// one turn's worth waits for that thread. Default: 1024.
     pub max_queued: usize,
     /// Open connections before new ones get `503 Service Unavailable`.
     /// Default: 15,000.

@@ -24,8 +24,10 @@
 //!   a tick or two per spell.
 //!
 //! - A wait too short for a takeover is caught afterwards: when a request
-//!   of 10 us or more ran and the thread slept meanwhile (`getrusage`), a
+//!   of 20 us or more ran and the thread slept meanwhile (`getrusage`), a
 //!   spell starts too.
+//! - A leader that was running (computing, or preempted on a busy machine)
+//!   when it was taken over starts no spell: it only loses the polling.
 //! - With more than one core, a turn's requests beyond a quarter of a
 //!   millisecond of work go to the pool, whose threads use the other cores.
 //!
@@ -52,7 +54,7 @@ pub(crate) const TICK: Duration = Duration::from_millis(1);
 /// A request that took longer than this on the poller's thread is looked
 /// at: if the thread slept during it, the application blocks. A sleep and
 /// a wake-up take longer than this by themselves.
-const SUSPECT: Duration = Duration::from_micros(10);
+const SUSPECT: Duration = Duration::from_micros(20);
 
 /// With more than one core, the inline work a turn may do before the rest
 /// of its requests go to the worker pool (and its other cores).
@@ -80,6 +82,8 @@ pub(crate) struct Handover {
     /// The standby sleeps without a timer (nothing ran for a whole tick).
     standby_asleep: AtomicBool,
     standby: Mutex<Option<Thread>>,
+    /// The leading thread's id in `/proc/self/task` (0: unknown).
+    leader_tid: AtomicU64,
     /// Until when (`Shared::now_ms`) requests go to the worker pool.
     pool_until_ms: AtomicU64,
     last_spell_ms: AtomicU64,
@@ -131,7 +135,10 @@ impl Handover {
     }
 
     /// The standby takes over from a leader stuck in the request `word`.
-    fn take_over(&self, word: u64, now_ms: u64) -> bool {
+    /// `spell`: the leader sleeps in it (a blocking application), so the
+    /// requests after it go to the worker pool for a while; a leader that
+    /// computes or was preempted only loses the polling.
+    fn take_over(&self, word: u64, now_ms: u64, spell: bool) -> bool {
         // Before the exchange: once it succeeds, the old leader may finish
         // its request and stand by at once, and its `true` must stand.
         self.standing_by.store(false, Ordering::Release);
@@ -146,9 +153,9 @@ impl Handover {
                 Ordering::Acquire,
             )
             .is_ok();
-        if taken {
+        if taken && spell {
             self.start_pool_spell(now_ms);
-        } else {
+        } else if !taken {
             self.standing_by.store(true, Ordering::Release); // still the standby
         }
         taken
@@ -168,6 +175,32 @@ impl Handover {
         self.last_spell_ms.store(spell, Ordering::Relaxed);
         self.last_takeover_ms.store(now_ms, Ordering::Relaxed);
         self.pool_until_ms.store(now_ms + spell, Ordering::Release);
+    }
+
+    /// Whether the leader sleeps (waits for I/O, a lock, a timer) rather
+    /// than runs or waits for a core. A preempted leader looks stuck too on
+    /// a busy machine, and must not send every request to the pool for a
+    /// second. Asked only when the leader looks stuck; unknown counts as
+    /// waiting, the safe side.
+    fn leader_waits(&self) -> bool {
+        let tid = self.leader_tid.load(Ordering::Acquire);
+        if tid == 0 {
+            return true;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+            return true;
+        };
+        // "tid (name) S ...": the state follows the name, which may itself
+        // hold spaces and parentheses.
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next());
+        !matches!(state, Some('R'))
+    }
+
+    /// The calling thread leads from now on.
+    fn now_leading(&self) {
+        self.leader_tid.store(this_thread_id(), Ordering::Release);
     }
 
     fn stand_by(&self, me: Thread) {
@@ -231,6 +264,15 @@ fn voluntary_switches() -> u64 {
 #[cfg(not(target_os = "linux"))]
 fn voluntary_switches() -> u64 {
     0
+}
+
+/// The calling thread's id as `/proc` knows it (0 where there is none):
+/// `/proc/thread-self` links to `PID/task/TID`.
+fn this_thread_id() -> u64 {
+    std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|link| link.file_name()?.to_str()?.parse().ok())
+        .unwrap_or(0)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -341,6 +383,7 @@ impl Relay {
 
     /// Poll, and run each ready request here while that is allowed.
     fn lead(&self, state: &mut WorkerState) -> Role {
+        self.handover.now_leading();
         let mut turn = TurnWatch::default();
         loop {
             if self.handover.is_finished() {
@@ -406,9 +449,12 @@ impl Relay {
             }
             let word = self.handover.job.load(Ordering::Acquire);
             let stuck = word & (IN_JOB | TAKEN_OVER) == IN_JOB && word == seen;
-            if stuck && self.handover.take_over(word, self.shared.now_ms()) {
-                log::debug!("a request held the poller for over {TICK:?}: another thread polls, and requests go to the worker pool for a while");
-                return Role::Lead;
+            if stuck {
+                let waits = self.handover.leader_waits();
+                if self.handover.take_over(word, self.shared.now_ms(), waits) {
+                    log::debug!("a request held the poller for over {TICK:?} (waiting: {waits}): another thread polls");
+                    return Role::Lead;
+                }
             }
             // Nothing ran for a whole tick: sleep until a request starts.
             quiet = word & IN_JOB == 0 && word == seen;
@@ -434,12 +480,15 @@ mod tests {
         let word = handover.begin_job();
         assert!(handover.end_job(word), "nobody took over");
         // A finished request cannot be taken over.
-        assert!(!handover.take_over(word, 0));
+        assert!(!handover.take_over(word, 0, true));
         let next = handover.begin_job();
         assert_ne!(next, word, "each request has its own word");
-        assert!(!handover.take_over(word, 0), "an older request's word");
+        assert!(
+            !handover.take_over(word, 0, true),
+            "an older request's word"
+        );
         assert!(handover.allows_inline(0), "failed attempts leave a standby");
-        assert!(handover.take_over(next, 0));
+        assert!(handover.take_over(next, 0, true));
         assert_eq!(
             handover.job.load(Ordering::Acquire) & IN_JOB,
             0,
@@ -456,6 +505,37 @@ mod tests {
             handover.allows_inline(1_000),
             "then the poller serves again"
         );
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_sleeping_leader_waits_and_a_running_one_does_not() {
+        let handover = Arc::new(Handover::default());
+        assert!(handover.leader_waits(), "unknown counts as waiting");
+        handover.now_leading();
+        assert!(!handover.leader_waits(), "this thread runs");
+        let sleeper = Arc::clone(&handover);
+        let (ready, is_ready) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            sleeper.now_leading();
+            ready.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+        });
+        is_ready.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(handover.leader_waits(), "that thread sleeps");
+        thread.join().unwrap();
+    }
+
+    #[test]
+    fn a_leader_taken_over_while_running_starts_no_spell() {
+        let handover = Handover::default();
+        handover.standing_by.store(true, Ordering::Release);
+        let word = handover.begin_job();
+        assert!(handover.take_over(word, 5, false));
+        assert!(!handover.end_job(word));
+        handover.stand_by(std::thread::current()); // the old leader
+        assert!(handover.allows_inline(5), "no spell: the poller serves on");
     }
 
     #[test]

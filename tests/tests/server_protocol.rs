@@ -820,44 +820,111 @@ fn quick_requests_run_on_the_poller_thread_until_one_blocks() {
     assert!(back.starts_with("gateway-poller-"), "{back}");
 }
 
+/// Holds requests inside the application until the test lets them go.
+#[derive(Clone, Default)]
+struct Gate(Arc<(Mutex<(usize, usize)>, Condvar)>);
+
+impl Gate {
+    /// In the application: count in, then wait (at most 10 s) to be let go.
+    fn pass(&self) -> Result<(), AppError> {
+        let (lock, signal) = &*self.0;
+        let mut counts = lock.lock().map_err(|_| "poisoned")?;
+        counts.0 += 1;
+        let ticket = counts.0;
+        signal.notify_all();
+        let (counts, _) = signal
+            .wait_timeout_while(counts, Duration::from_secs(10), |c| c.1 < ticket)
+            .map_err(|_| "poisoned")?;
+        if counts.1 < ticket {
+            return Err("never let go".into());
+        }
+        Ok(())
+    }
+
+    /// Wait (at most 10 s) until `n` requests have come in.
+    fn wait_for(&self, n: usize) {
+        let (lock, signal) = &*self.0;
+        let counts = lock.lock().unwrap();
+        let (counts, _) = signal
+            .wait_timeout_while(counts, Duration::from_secs(10), |c| c.0 < n)
+            .unwrap();
+        assert!(counts.0 >= n, "only {} held requests came in", counts.0);
+    }
+
+    /// Let the first `n` held requests go.
+    fn release(&self, n: usize) {
+        let (lock, signal) = &*self.0;
+        lock.lock().unwrap().1 = n;
+        signal.notify_all();
+    }
+
+    /// `thread_reporter`, with `/hold` held at the gate first.
+    fn app(&self) -> impl Fn(Environ, StartResponse) -> Result<Body, AppError> {
+        let gate = self.clone();
+        move |environ, sr| {
+            if environ.path_info() == "/hold" {
+                gate.pass()?;
+            }
+            thread_reporter(environ, sr)
+        }
+    }
+}
+
+fn hold(server: &TestServer) -> std::thread::JoinHandle<Result<String, String>> {
+    let url = server.url("/hold");
+    std::thread::spawn(move || {
+        let response = ureq::get(&url).call().map_err(|e| e.to_string())?;
+        response.into_string().map_err(|e| e.to_string())
+    })
+}
+
 #[test]
 fn a_request_that_holds_the_poller_is_taken_over_while_it_runs() {
     // The first request blocks on the poller's thread until the test lets
     // it go; the standby takes over the polling within a tick or two, and
-    // the worker pool answers the next client meanwhile.
-    let gate = Arc::new(((Mutex::new((false, false))), Condvar::new()));
-    let app_gate = Arc::clone(&gate);
-    let app = move |environ: Environ, sr: StartResponse| -> Result<Body, AppError> {
-        if environ.path_info() == "/hold" {
-            let (lock, signal) = &*app_gate;
-            let mut state = lock.lock().map_err(|_| "poisoned")?;
-            state.0 = true; // entered
-            signal.notify_all();
-            let (state, _) = signal
-                .wait_timeout_while(state, Duration::from_secs(10), |state| !state.1)
-                .map_err(|_| "poisoned")?;
-            if !state.1 {
-                return Err("never released".into());
-            }
-        }
-        thread_reporter(environ, sr)
+    // the worker pool answers the next client meanwhile. Twice: the threads
+    // have swapped roles after the first, and the second hold comes after
+    // an idle moment, when the standby sleeps without a timer.
+    let gate = Gate::default();
+    let server = TestServer::start(gate.app());
+    let mut holders = Vec::new();
+    for round in 1..=2 {
+        std::thread::sleep(Duration::from_millis(50)); // the standby dozes off
+        let poller = thread_of(&server, "/");
+        assert!(poller.starts_with("gateway-poller-"), "{poller}");
+        let held = hold(&server);
+        gate.wait_for(round);
+        let other = thread_of(&server, "/");
+        assert!(other.starts_with("gateway-worker-"), "{other}");
+        gate.release(round);
+        let holder = held.join().unwrap().unwrap();
+        assert_eq!(holder, poller, "the leader itself ran the held request");
+        holders.push(holder);
+        // The spell of pool dispatch the takeover started ends after 1 s.
+        std::thread::sleep(Duration::from_millis(1_100));
+    }
+    assert_ne!(holders[0], holders[1], "the standby led after the takeover");
+}
+
+#[test]
+fn a_request_held_on_the_poller_thread_does_not_hold_up_the_shutdown() {
+    // serve_forever's own thread only waits for the end: the shutdown
+    // finishes after its grace period while the request is still held,
+    // as it does with a request stuck on a worker.
+    let gate = Gate::default();
+    let config = ServerConfig {
+        shutdown_grace: Duration::from_millis(300),
+        ..test_config()
     };
-    let server = TestServer::start(app);
-    let url = server.url("/hold");
-    let held = std::thread::spawn(move || ureq::get(&url).call().unwrap().into_string().unwrap());
-    let (lock, signal) = &*gate;
-    let entered = lock.lock().unwrap();
-    let (entered, _) = signal
-        .wait_timeout_while(entered, Duration::from_secs(10), |state| !state.0)
-        .unwrap();
-    assert!(entered.0, "the held request never reached the application");
-    drop(entered);
-    let other = thread_of(&server, "/");
-    assert!(other.starts_with("gateway-worker-"), "{other}");
-    lock.lock().unwrap().1 = true;
-    signal.notify_all();
-    let holder = held.join().unwrap();
-    assert!(holder.starts_with("gateway-poller-"), "{holder}");
+    let server = TestServer::start_with(gate.app(), config);
+    let held = hold(&server);
+    gate.wait_for(1);
+    let took = server.stop();
+    assert!(took < Duration::from_secs(5), "the shutdown took {took:?}");
+    gate.release(1);
+    // The server is gone: the held client gets whatever the closed
+    // connection gives it; it must only end.
+    let _ = held.join().unwrap();
 }
 
 #[test]
