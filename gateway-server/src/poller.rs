@@ -203,26 +203,36 @@ impl Poller {
         Ok(false)
     }
 
-    /// The next request this thread should serve itself. When a takeover
-    /// (or a shutdown) came since the turn queued them, or the turn is
-    /// `over_budget`, the worker pool gets them all instead.
+    /// The next request this thread should serve itself.
+    ///
+    /// When a takeover (or a shutdown) came since the turn queued them, the
+    /// worker pool gets them all instead. When the turn is `over_budget`,
+    /// the pool gets as many as its queue has room for and this thread
+    /// serves the rest: they were admitted, and a burst the turn took in at
+    /// once (thousands of new connections) must not be turned away with
+    /// 503s just because it arrived in one piece.
     pub(crate) fn next_inline_job(&mut self, over_budget: bool) -> Option<Arc<Conn>> {
         if self.inline_queue.is_empty() {
             return None;
         }
-        if !over_budget
-            && self.handover.allows_inline(self.now_ms)
-            && !self.shared.is_shutting_down()
-        {
+        let inline = self.handover.allows_inline(self.now_ms) && !self.shared.is_shutting_down();
+        if inline && !over_budget {
             return self.inline_queue.pop_front();
         }
-        while let Some(conn) = self.inline_queue.pop_front() {
-            self.dispatch_to_pool(conn);
+        let room = if inline {
+            self.pool.as_ref().map_or(0, WorkerPool::room)
+        } else {
+            usize::MAX
+        };
+        for _ in 0..room.min(self.inline_queue.len()) {
+            if let Some(conn) = self.inline_queue.pop_front() {
+                self.dispatch_to_pool(conn);
+            }
         }
         if let Some(pool) = &self.pool {
             pool.wake_for_queued();
         }
-        None
+        self.inline_queue.pop_front()
     }
 
     fn accept_all(&mut self) {

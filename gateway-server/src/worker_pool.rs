@@ -106,6 +106,14 @@ impl<J: Send + 'static> WorkerPool<J> {
         }
     }
 
+    /// How many more jobs the queue takes now.
+    pub(crate) fn room(&self) -> usize {
+        self.sender.as_ref().map_or(0, |sender| {
+            let capacity = sender.capacity().unwrap_or(usize::MAX);
+            capacity.saturating_sub(sender.len())
+        })
+    }
+
     /// Jobs waiting for a thread.
     pub(crate) fn queued(&self) -> usize {
         self.sender.as_ref().map_or(0, Sender::len)

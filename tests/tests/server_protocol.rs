@@ -928,6 +928,36 @@ fn a_request_held_on_the_poller_thread_does_not_hold_up_the_shutdown() {
 }
 
 #[test]
+fn a_burst_of_connections_taken_in_at_once_is_served_not_turned_away() {
+    // Hundreds of connections, each with its request, arrive in a few turns
+    // of the poller. With more than one core, a turn's work beyond a quarter
+    // of a millisecond goes to the worker pool; its small queue must not
+    // turn the rest away with 503s: they were admitted, and the poller's
+    // thread serves what the queue cannot take.
+    let config = ServerConfig {
+        workers: 2,
+        max_queued: 8,
+        ..test_config()
+    };
+    let server = TestServer::start_with(kitchen_sink, config);
+    let mut clients: Vec<_> = (0..300)
+        .map(|_| {
+            let mut stream = server.connect();
+            stream
+                .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+                .unwrap();
+            BufReader::new(stream)
+        })
+        .collect();
+    let statuses: Vec<u16> = clients
+        .iter_mut()
+        .map(|reader| read_response(reader, false).unwrap().status)
+        .collect();
+    let refused = statuses.iter().filter(|&&s| s != 200).count();
+    assert_eq!(refused, 0, "{refused} of 300 were not answered 200");
+}
+
+#[test]
 fn the_worker_pool_dispatch_speaks_the_same_protocol() {
     // Every other test runs the default, Dispatch::Adaptive, where quick
     // requests run on the poller's thread; with Dispatch::Pool every request
