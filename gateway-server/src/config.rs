@@ -163,9 +163,11 @@ pub enum Dispatch {
     /// When one request holds it for a millisecond or two (a database call,
     /// a sleep, a large upload), a standby thread takes over the polling;
     /// a shorter wait is seen afterwards (on Linux, from the kernel's count
-    /// of the thread's sleeps). Either way requests go to the worker pool
-    /// for a spell: one second, doubling up to a minute while requests keep
-    /// blocking. An application that never blocks is served with no thread
+    /// of the thread's sleeps). A request that waited starts a spell during
+    /// which requests go to the worker pool: one second, doubling up to a
+    /// minute while requests keep blocking (a request that computes past a
+    /// millisecond only loses the polling, unless another does so within a
+    /// second). An application that never blocks is served with no thread
     /// switch per request; one that often blocks is served by the pool, and
     /// the requests ready beside a blocking one wait for it (a millisecond
     /// or two at most) once per spell. With more than one core, what a

@@ -17,17 +17,17 @@
 //!   (the leader holds no lock while it runs a request), hands what is
 //!   queued to the worker pool and leads from then on. The old leader
 //!   finishes its request and becomes the standby.
-//! - After a takeover, requests go to the worker pool for a spell (one
-//!   second, doubling while takeovers keep coming, up to a minute), then the
-//!   leader tries again: an application that blocks often is served by the
-//!   pool, one that never blocks by the poller, at the cost of one stall of
-//!   a tick or two per spell.
-//!
+//! - When the stuck leader sleeps (`/proc`'s state of its thread), requests
+//!   go to the worker pool for a spell (one second, doubling while
+//!   takeovers keep coming, up to a minute), then the leader tries again:
+//!   an application that blocks often is served by the pool, one that
+//!   never blocks by the poller, at the cost of one stall of a tick or two
+//!   per spell. A leader that was running (computing, or preempted on a
+//!   busy machine) only loses the polling, unless that happens twice within
+//!   a second.
 //! - A wait too short for a takeover is caught afterwards: when a request
-//!   of 20 us or more ran and the thread slept meanwhile (`getrusage`), a
-//!   spell starts too.
-//! - A leader that was running (computing, or preempted on a busy machine)
-//!   when it was taken over starts no spell: it only loses the polling.
+//!   of 20 us or more ran (or was taken over) and the thread slept since
+//!   the last count (`getrusage`), a spell starts too.
 //! - With more than one core, a turn's requests beyond a quarter of a
 //!   millisecond of work go to the pool, whose threads use the other cores.
 //!
@@ -52,8 +52,8 @@ use crate::server::{Shared, WorkerState};
 pub(crate) const TICK: Duration = Duration::from_millis(1);
 
 /// A request that took longer than this on the poller's thread is looked
-/// at: if the thread slept during it, the application blocks. A sleep and
-/// a wake-up take longer than this by themselves.
+/// at: if the thread slept during it, the application blocks. A shorter
+/// wait costs the requests behind it little, and the look costs a syscall.
 const SUSPECT: Duration = Duration::from_micros(20);
 
 /// With more than one core, the inline work a turn may do before the rest
@@ -88,6 +88,8 @@ pub(crate) struct Handover {
     pool_until_ms: AtomicU64,
     last_spell_ms: AtomicU64,
     last_takeover_ms: AtomicU64,
+    /// When a takeover last found the leader running (0: never).
+    last_running_takeover_ms: AtomicU64,
     finished: AtomicBool,
     /// With more than one core to run on, the requests a turn found beyond
     /// this much work on the poller's thread go to the worker pool, whose
@@ -103,6 +105,17 @@ impl Handover {
             spill_after: (cores > 1).then_some(SPILL_AFTER),
             ..Handover::default()
         }
+    }
+
+    /// Whether a standby watches the leader (so a request it runs that
+    /// blocks is taken over), spell or not.
+    pub(crate) fn watched(&self) -> bool {
+        self.standing_by.load(Ordering::Acquire)
+    }
+
+    /// Whether requests go to the worker pool at `now_ms` (a spell runs).
+    pub(crate) fn in_spell(&self, now_ms: u64) -> bool {
+        now_ms < self.pool_until_ms.load(Ordering::Relaxed)
     }
 
     /// Whether a request may run on the poller's thread at `now_ms`.
@@ -153,7 +166,16 @@ impl Handover {
                 Ordering::Acquire,
             )
             .is_ok();
-        if taken && spell {
+        // A leader that keeps running past a tick, request after request,
+        // is as good as blocked for the clients beside it.
+        let last_running = self.last_running_takeover_ms.load(Ordering::Relaxed);
+        let running_again =
+            last_running > 0 && now_ms.saturating_sub(last_running) < FIRST_SPELL_MS;
+        if taken && !spell {
+            self.last_running_takeover_ms
+                .store(now_ms.max(1), Ordering::Relaxed);
+        }
+        if taken && (spell || running_again) {
             self.start_pool_spell(now_ms);
         } else if !taken {
             self.standing_by.store(true, Ordering::Release); // still the standby
@@ -329,20 +351,22 @@ enum Role {
 /// What the leader notes about the requests it serves in one turn.
 #[derive(Default)]
 struct TurnWatch {
-    /// This thread's voluntary switches before the turn's first request.
-    switches_before: Option<u64>,
+    /// This thread's voluntary switches when last counted: before the
+    /// turn's first request, then after each request that was looked at.
+    switches: Option<u64>,
     first_started: Option<Instant>,
     job_started: Option<Instant>,
     last_ended: Option<Instant>,
 }
 
 impl TurnWatch {
-    /// A request starts: returns the switch count to compare with after it.
-    fn start_job(&mut self) -> u64 {
-        let now = self.last_ended.unwrap_or_else(Instant::now);
+    /// A request starts (after the poller was let go: its work is not the
+    /// request's).
+    fn start_job(&mut self) {
+        let now = Instant::now();
         self.first_started.get_or_insert(now);
         self.job_started = Some(now);
-        *self.switches_before.get_or_insert_with(voluntary_switches)
+        self.switches.get_or_insert_with(voluntary_switches);
     }
 
     /// The request ended: how long it took.
@@ -350,6 +374,14 @@ impl TurnWatch {
         let now = Instant::now();
         self.last_ended = Some(now);
         self.job_started.map_or(Duration::ZERO, |start| now - start)
+    }
+
+    /// Whether the thread slept since the count was last taken; counts
+    /// afresh, so a wait blames only the request it happened in.
+    fn slept(&mut self) -> bool {
+        let now = voluntary_switches();
+        let before = self.switches.replace(now).unwrap_or(now);
+        now > before
     }
 
     /// Time spent serving requests since the turn's first one started.
@@ -398,13 +430,21 @@ impl Relay {
                 // The poller is free while the request runs: that is what
                 // lets the standby take it over.
                 drop(poller);
-                let before = turn.start_job();
-                if !self.run_here(&conn, state) {
-                    return Role::StandBy;
-                }
-                if turn.end_job() >= SUSPECT && voluntary_switches() > before {
+                turn.start_job();
+                let still_leading = self.run_here(&conn, state);
+                // Taken over: the standby judged the leader by one look at
+                // its state, and a leader just woken from a wait looks
+                // running; the count of its sleeps does not mislead.
+                let now_ms = self.shared.now_ms();
+                if (!still_leading || turn.end_job() >= SUSPECT)
+                    && turn.slept()
+                    && !self.handover.in_spell(now_ms)
+                {
                     log::debug!("a request waited on the poller thread: requests go to the worker pool for a while");
-                    self.handover.start_pool_spell(self.shared.now_ms());
+                    self.handover.start_pool_spell(now_ms);
+                }
+                if !still_leading {
+                    return Role::StandBy;
                 }
                 continue;
             }
@@ -437,6 +477,7 @@ impl Relay {
     fn stand_by(&self) -> Role {
         self.handover.stand_by(std::thread::current());
         let mut seen = self.handover.job.load(Ordering::Acquire);
+        let mut seen_since = Instant::now();
         let mut quiet = false;
         loop {
             if quiet {
@@ -448,7 +489,11 @@ impl Relay {
                 return Role::Done;
             }
             let word = self.handover.job.load(Ordering::Acquire);
-            let stuck = word & (IN_JOB | TAKEN_OVER) == IN_JOB && word == seen;
+            // By the clock, not by wake-ups: a wake-up left pending by
+            // `begin_job` would end the next tick at once.
+            let stuck = word & (IN_JOB | TAKEN_OVER) == IN_JOB
+                && word == seen
+                && seen_since.elapsed() >= TICK;
             if stuck {
                 let waits = self.handover.leader_waits();
                 if self.handover.take_over(word, self.shared.now_ms(), waits) {
@@ -458,7 +503,10 @@ impl Relay {
             }
             // Nothing ran for a whole tick: sleep until a request starts.
             quiet = word & IN_JOB == 0 && word == seen;
-            seen = word;
+            if word != seen {
+                seen = word;
+                seen_since = Instant::now();
+            }
         }
     }
 
@@ -512,6 +560,9 @@ mod tests {
     fn a_sleeping_leader_waits_and_a_running_one_does_not() {
         let handover = Arc::new(Handover::default());
         assert!(handover.leader_waits(), "unknown counts as waiting");
+        if this_thread_id() == 0 {
+            return; // no /proc/thread-self here: takeovers always start a spell
+        }
         handover.now_leading();
         assert!(!handover.leader_waits(), "this thread runs");
         let sleeper = Arc::clone(&handover);
@@ -522,7 +573,11 @@ mod tests {
             std::thread::sleep(Duration::from_millis(300));
         });
         is_ready.recv().unwrap();
-        std::thread::sleep(Duration::from_millis(50));
+        // It is asleep within a moment, however busy the machine.
+        let deadline = Instant::now() + Duration::from_millis(250);
+        while !handover.leader_waits() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         assert!(handover.leader_waits(), "that thread sleeps");
         thread.join().unwrap();
     }
@@ -533,9 +588,22 @@ mod tests {
         handover.standing_by.store(true, Ordering::Release);
         let word = handover.begin_job();
         assert!(handover.take_over(word, 5, false));
+        assert!(
+            !handover.allows_inline(5),
+            "nobody watches until the old leader stands by"
+        );
         assert!(!handover.end_job(word));
         handover.stand_by(std::thread::current()); // the old leader
         assert!(handover.allows_inline(5), "no spell: the poller serves on");
+        // A second running takeover within a second: a spell after all.
+        let word = handover.begin_job();
+        assert!(handover.take_over(word, 500, false));
+        handover.stand_by(std::thread::current());
+        assert!(
+            !handover.allows_inline(500),
+            "computing request after request"
+        );
+        assert!(handover.allows_inline(1_500));
     }
 
     #[test]

@@ -62,6 +62,8 @@ pub(crate) struct Poller {
     /// Whether this turn's ready requests run on the poller's thread
     /// (`handover.rs`): decided once per turn.
     inline_now: bool,
+    /// Whether they wait for it (see `turn`).
+    hold_now: bool,
     /// `Shared::now_ms` when this turn began.
     now_ms: u64,
     /// Ready connections this turn left for the poller's thread to serve.
@@ -119,6 +121,7 @@ impl Poller {
                 std::thread::available_parallelism().map_or(1, usize::from),
             )),
             inline_now: false,
+            hold_now: false,
             now_ms: 0,
             inline_queue: VecDeque::new(),
         })
@@ -148,7 +151,13 @@ impl Poller {
     /// One wait for events and everything they ask for; true once a
     /// shutdown has completed.
     pub(crate) fn turn(&mut self) -> io::Result<bool> {
-        let timeout = self.next_sweep.saturating_duration_since(Instant::now());
+        // Requests left over for a full pool queue are offered to it again
+        // soon, not at the next sweep.
+        let timeout = if self.inline_queue.is_empty() {
+            self.next_sweep.saturating_duration_since(Instant::now())
+        } else {
+            Duration::from_millis(1)
+        };
         // Taken out for the loop below, which needs `self` too; an empty
         // `Events` allocates nothing.
         let mut events = std::mem::replace(&mut self.events, Events::with_capacity(0));
@@ -160,9 +169,13 @@ impl Poller {
             }
         }
         self.now_ms = self.shared.now_ms();
-        self.inline_now = self.shared.config.dispatch == Dispatch::Adaptive
-            && !self.shared.is_shutting_down()
-            && self.handover.allows_inline(self.now_ms);
+        let adaptive =
+            self.shared.config.dispatch == Dispatch::Adaptive && !self.shared.is_shutting_down();
+        self.inline_now = adaptive && self.handover.allows_inline(self.now_ms);
+        // Between a takeover of a running leader and its return as the
+        // standby, no spell runs: requests wait for the poller's thread (or
+        // room in the pool's queue), rather than fill that queue with 503s.
+        self.hold_now = adaptive && !self.inline_now && !self.handover.in_spell(self.now_ms);
         for event in events.iter() {
             match event.token() {
                 LISTENER => self.accept_all(),
@@ -205,12 +218,12 @@ impl Poller {
 
     /// The next request this thread should serve itself.
     ///
-    /// When a takeover (or a shutdown) came since the turn queued them, the
-    /// worker pool gets them all instead. When the turn is `over_budget`,
-    /// the pool gets as many as its queue has room for and this thread
-    /// serves the rest: they were admitted, and a burst the turn took in at
+    /// When a takeover (or a shutdown) came since the turn queued them, or
+    /// the turn is `over_budget`, the worker pool gets them, as many as its
+    /// queue has room for. They were admitted: a burst the turn took in at
     /// once (thousands of new connections) must not be turned away with
-    /// 503s just because it arrived in one piece.
+    /// 503s because it arrived in one piece. The rest are served here while
+    /// a standby watches this thread, or wait for room (see `turn`).
     pub(crate) fn next_inline_job(&mut self, over_budget: bool) -> Option<Arc<Conn>> {
         if self.inline_queue.is_empty() {
             return None;
@@ -219,11 +232,7 @@ impl Poller {
         if inline && !over_budget {
             return self.inline_queue.pop_front();
         }
-        let room = if inline {
-            self.pool.as_ref().map_or(0, WorkerPool::room)
-        } else {
-            usize::MAX
-        };
+        let room = self.pool.as_ref().map_or(0, WorkerPool::room);
         for _ in 0..room.min(self.inline_queue.len()) {
             if let Some(conn) = self.inline_queue.pop_front() {
                 self.dispatch_to_pool(conn);
@@ -232,7 +241,10 @@ impl Poller {
         if let Some(pool) = &self.pool {
             pool.wake_for_queued();
         }
-        self.inline_queue.pop_front()
+        if inline || self.handover.watched() {
+            return self.inline_queue.pop_front();
+        }
+        None
     }
 
     fn accept_all(&mut self) {
@@ -383,7 +395,7 @@ impl Poller {
     }
 
     fn dispatch(&mut self, conn: Arc<Conn>) {
-        if self.inline_now {
+        if self.inline_now || self.hold_now {
             // Served on this thread after the turn: no handoff to a worker,
             // no thread switch (see `handover.rs`).
             return self.inline_queue.push_back(conn);
@@ -475,6 +487,7 @@ impl Poller {
         // Whatever is still to serve goes to the pool, which the shutdown
         // waits for.
         self.inline_now = false;
+        self.hold_now = false;
         // On a socket of its own that holds connections back until they
         // speak, those whose request has just arrived are taken in and
         // answered (any still held back are lost with it: see
