@@ -218,21 +218,29 @@ impl Poller {
 
     /// The next request this thread should serve itself.
     ///
-    /// When a takeover (or a shutdown) came since the turn queued them, or
-    /// the turn is `over_budget`, the worker pool gets them, as many as its
-    /// queue has room for. They were admitted: a burst the turn took in at
-    /// once (thousands of new connections) must not be turned away with
-    /// 503s because it arrived in one piece. The rest are served here while
-    /// a standby watches this thread, or wait for room (see `turn`).
+    /// When the turn is `over_budget`, or a takeover came since the turn
+    /// queued them, the worker pool gets as many as its queue has room for.
+    /// They were admitted: a burst the turn took in at once (thousands of
+    /// new connections) must not be turned away with 503s because it
+    /// arrived in one piece. The rest are served here while a standby
+    /// watches this thread, or wait for room (see `turn`). During a spell
+    /// (a blocking application) or a shutdown they all go to the pool,
+    /// whose full queue answers 503 as it would have at once: that is the
+    /// overload contract of `ServerConfig::max_queued`.
     pub(crate) fn next_inline_job(&mut self, over_budget: bool) -> Option<Arc<Conn>> {
         if self.inline_queue.is_empty() {
             return None;
         }
-        let inline = self.handover.allows_inline(self.now_ms) && !self.shared.is_shutting_down();
+        let shedding = self.handover.in_spell(self.now_ms) || self.shared.is_shutting_down();
+        let inline = !shedding && self.handover.allows_inline(self.now_ms);
         if inline && !over_budget {
             return self.inline_queue.pop_front();
         }
-        let room = self.pool.as_ref().map_or(0, WorkerPool::room);
+        let room = if shedding {
+            usize::MAX
+        } else {
+            self.pool.as_ref().map_or(0, WorkerPool::room)
+        };
         for _ in 0..room.min(self.inline_queue.len()) {
             if let Some(conn) = self.inline_queue.pop_front() {
                 self.dispatch_to_pool(conn);

@@ -17,23 +17,32 @@ impl ExampleProcess {
     /// Start `examples/NAME` with `--host 127.0.0.1 --port P` and `extra`
     /// arguments, and wait (bounded) until it answers.
     pub fn start(name: &str, extra: &[&str]) -> ExampleProcess {
-        let port = free_port();
-        let child = Command::new(example_binary(name))
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("could not start example {name}: {e} (run `cargo build --examples` first)")
-            });
-        let process = ExampleProcess {
-            port,
-            child: Some(child),
-        };
-        process.wait_until_listening();
-        process
+        // A port free a moment ago may be taken by a test alongside before
+        // the example binds it: the example then exits, while the port
+        // answers (the other test's server). Try again with a fresh port.
+        for _ in 0..3 {
+            let port = free_port();
+            let child = Command::new(example_binary(name))
+                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                .args(extra)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "could not start example {name}: {e} (run `cargo build --examples` first)"
+                    )
+                });
+            let mut process = ExampleProcess {
+                port,
+                child: Some(child),
+            };
+            if process.wait_until_listening() {
+                return process;
+            }
+        }
+        panic!("example {name} exited at start three times (see its --port)");
     }
 
     /// `http://127.0.0.1:PORT{path}`
@@ -67,15 +76,28 @@ impl ExampleProcess {
         (false, started.elapsed())
     }
 
-    fn wait_until_listening(&self) {
+    /// Wait until the port answers and the example is still running a
+    /// moment later (one that could not bind exits at once); false if it
+    /// exited.
+    fn wait_until_listening(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
+            if self.has_exited() {
+                return false;
+            }
             if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
+                std::thread::sleep(Duration::from_millis(50));
+                return !self.has_exited();
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!("example did not start listening on port {}", self.port);
+    }
+
+    fn has_exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_none_or(|child| !matches!(child.try_wait(), Ok(None)))
     }
 }
 
