@@ -60,6 +60,11 @@ const SUSPECT: Duration = Duration::from_micros(20);
 /// of its requests go to the worker pool (and its other cores).
 const SPILL_AFTER: Duration = Duration::from_micros(250);
 
+/// How long requests may wait for a leader taken over while running to
+/// stand by again; a request that computes longer starts a spell, so the
+/// pool's queue and its 503s apply again.
+const HOLD_MS: u64 = 100;
+
 /// The first spell of worker-pool dispatch after a takeover.
 const FIRST_SPELL_MS: u64 = 1_000;
 /// The longest spell; takeovers further apart than this start again at
@@ -118,10 +123,17 @@ impl Handover {
         now_ms < self.pool_until_ms.load(Ordering::Relaxed)
     }
 
+    /// Whether a leader was taken over while running within the last
+    /// `HOLD_MS`: the moment requests may wait for the old leader to stand
+    /// by again rather than go to the pool.
+    pub(crate) fn just_taken_over_running(&self, now_ms: u64) -> bool {
+        let last = self.last_running_takeover_ms.load(Ordering::Relaxed);
+        last > 0 && now_ms.saturating_sub(last) <= HOLD_MS
+    }
+
     /// Whether a request may run on the poller's thread at `now_ms`.
     pub(crate) fn allows_inline(&self, now_ms: u64) -> bool {
-        self.standing_by.load(Ordering::Acquire)
-            && now_ms >= self.pool_until_ms.load(Ordering::Relaxed)
+        self.watched() && !self.in_spell(now_ms)
     }
 
     /// The leader starts a request; a sleeping standby is woken to watch it.
@@ -185,7 +197,7 @@ impl Handover {
 
     /// Requests go to the worker pool for a while: twice as long as last
     /// time when takeovers keep coming, the first spell when they stopped.
-    fn start_pool_spell(&self, now_ms: u64) {
+    pub(crate) fn start_pool_spell(&self, now_ms: u64) {
         let last = self.last_spell_ms.load(Ordering::Relaxed);
         let recent = now_ms.saturating_sub(self.last_takeover_ms.load(Ordering::Relaxed))
             < last + LONGEST_SPELL_MS;
@@ -376,8 +388,9 @@ impl TurnWatch {
         self.job_started.map_or(Duration::ZERO, |start| now - start)
     }
 
-    /// Whether the thread slept since the count was last taken; counts
-    /// afresh, so a wait blames only the request it happened in.
+    /// Whether the thread slept since the count was last taken (before the
+    /// turn's first request, or after the last request looked at); counts
+    /// afresh.
     fn slept(&mut self) -> bool {
         let now = voluntary_switches();
         let before = self.switches.replace(now).unwrap_or(now);
@@ -591,6 +604,11 @@ mod tests {
         assert!(
             !handover.allows_inline(5),
             "nobody watches until the old leader stands by"
+        );
+        assert!(handover.just_taken_over_running(5 + HOLD_MS));
+        assert!(
+            !handover.just_taken_over_running(6 + HOLD_MS),
+            "then the poller starts a spell"
         );
         assert!(!handover.end_job(word));
         handover.stand_by(std::thread::current()); // the old leader

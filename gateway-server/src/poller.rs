@@ -175,6 +175,11 @@ impl Poller {
         // Between a takeover of a running leader and its return as the
         // standby, no spell runs: requests wait for the poller's thread (or
         // room in the pool's queue), rather than fill that queue with 503s.
+        // Briefly: a request that computes on starts a spell.
+        let unwatched = adaptive && !self.inline_now && !self.handover.in_spell(self.now_ms);
+        if unwatched && !self.handover.just_taken_over_running(self.now_ms) {
+            self.handover.start_pool_spell(self.now_ms);
+        }
         self.hold_now = adaptive && !self.inline_now && !self.handover.in_spell(self.now_ms);
         for event in events.iter() {
             match event.token() {
