@@ -49,7 +49,7 @@ use crate::server::{Shared, WorkerState};
 
 /// How often the standby looks at the leader: a request that runs longer
 /// than one to two ticks hands the poller over.
-pub(crate) const TICK: Duration = Duration::from_millis(1);
+const TICK: Duration = Duration::from_millis(1);
 
 /// A request that took longer than this on the poller's thread is looked
 /// at: if the thread slept during it, the application blocks. A shorter
@@ -448,13 +448,12 @@ impl Relay {
                 // Taken over: the standby judged the leader by one look at
                 // its state, and a leader just woken from a wait looks
                 // running; the count of its sleeps does not mislead.
-                let now_ms = self.shared.now_ms();
-                if (!still_leading || turn.end_job() >= SUSPECT)
-                    && turn.slept()
-                    && !self.handover.in_spell(now_ms)
-                {
-                    log::debug!("a request waited on the poller thread: requests go to the worker pool for a while");
-                    self.handover.start_pool_spell(now_ms);
+                if (!still_leading || turn.end_job() >= SUSPECT) && turn.slept() {
+                    let now_ms = self.shared.now_ms();
+                    if !self.handover.in_spell(now_ms) {
+                        log::debug!("a request waited on the poller thread: requests go to the worker pool for a while");
+                        self.handover.start_pool_spell(now_ms);
+                    }
                 }
                 if !still_leading {
                     return Role::StandBy;

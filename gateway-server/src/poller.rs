@@ -177,10 +177,10 @@ impl Poller {
         // room in the pool's queue), rather than fill that queue with 503s.
         // Briefly: a request that computes on starts a spell.
         let unwatched = adaptive && !self.inline_now && !self.handover.in_spell(self.now_ms);
-        if unwatched && !self.handover.just_taken_over_running(self.now_ms) {
+        self.hold_now = unwatched && self.handover.just_taken_over_running(self.now_ms);
+        if unwatched && !self.hold_now {
             self.handover.start_pool_spell(self.now_ms);
         }
-        self.hold_now = adaptive && !self.inline_now && !self.handover.in_spell(self.now_ms);
         for event in events.iter() {
             match event.token() {
                 LISTENER => self.accept_all(),
@@ -254,7 +254,8 @@ impl Poller {
         if let Some(pool) = &self.pool {
             pool.wake_for_queued();
         }
-        if inline || self.handover.watched() {
+        // (A turn may serve inline only while watched: `allows_inline`.)
+        if self.handover.watched() {
             return self.inline_queue.pop_front();
         }
         None
