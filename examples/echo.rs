@@ -41,7 +41,7 @@ pub fn echo_app(mut environ: Environ, start_response: StartResponse) -> Result<B
             .content_type()
             .unwrap_or("application/octet-stream")
             .to_owned();
-        start_response.call("200 OK", vec![("Content-Type".into(), content_type)])?;
+        start_response.call("200 OK", vec![("Content-Type".into(), content_type.into())])?;
         return Ok(Body::from(body));
     }
     match environ.path_info() {

@@ -97,7 +97,7 @@ pub fn raw_app(mut environ: Environ, start_response: StartResponse) -> Result<Bo
                 .content_type()
                 .unwrap_or("application/octet-stream")
                 .to_owned();
-            start_response.call("200 OK", vec![("Content-Type".into(), content_type)])?;
+            start_response.call("200 OK", vec![("Content-Type".into(), content_type.into())])?;
             Ok(Body::from(body))
         }
         _ => {
@@ -119,7 +119,7 @@ pub fn framework_app() -> App {
             .content_type()
             .unwrap_or("application/octet-stream")
             .to_owned();
-        Ok(Response::bytes(req.body()?.to_vec()).with_header("Content-Type", &content_type))
+        Ok(Response::bytes(req.body()?.to_vec()).with_header("Content-Type", content_type))
     });
     app
 }

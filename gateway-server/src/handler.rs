@@ -153,10 +153,7 @@ impl<'a> Handler<'a> {
     }
 
     fn send_fallback_error(&mut self) {
-        let headers = vec![(
-            "Content-Type".to_owned(),
-            "text/plain; charset=utf-8".to_owned(),
-        )];
+        let headers = vec![("Content-Type".into(), "text/plain; charset=utf-8".into())];
         let page = ERROR_BODY.as_bytes();
         if self
             .writer

@@ -550,10 +550,10 @@ mod tests {
     #[test]
     fn header_facts_match_names_in_any_case() {
         let headers = vec![
-            ("content-LENGTH".to_owned(), "5".to_owned()),
-            ("X-Date".to_owned(), "no".to_owned()),
-            ("DATE".to_owned(), "Tue".to_owned()),
-            ("Content-Length".to_owned(), "6".to_owned()),
+            ("content-LENGTH".into(), "5".into()),
+            ("X-Date".into(), "no".into()),
+            ("DATE".into(), "Tue".into()),
+            ("Content-Length".into(), "6".into()),
         ];
         let facts = HeaderFacts::of(&headers);
         assert_eq!(facts.content_length, Some("5"), "the first one counts");

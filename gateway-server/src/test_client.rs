@@ -185,7 +185,8 @@ impl TestRequest {
         if name.eq_ignore_ascii_case("host") {
             self.headers.remove_header("host");
         }
-        self.headers.push((name.to_owned(), value.to_owned()));
+        self.headers
+            .push((name.to_owned().into(), value.to_owned().into()));
         self
     }
 
@@ -260,7 +261,7 @@ impl TestResponse {
             .unwrap_or(0);
         let headers: Headers = lines
             .filter_map(|line| line.split_once(':'))
-            .map(|(n, v)| (n.to_owned(), v.trim().to_owned()))
+            .map(|(n, v)| (n.to_owned().into(), v.trim().to_owned().into()))
             .collect();
         let rest = &raw[end..];
         let chunked = headers

@@ -347,64 +347,80 @@ impl Serialize for Environ {
 /// ```
 #[derive(Default)]
 pub struct Extensions {
-    // Optional: most requests carry none, and then cost no allocation. A
-    // list, not a hash map: a request carries a handful of values, and
-    // comparing a few type ids is cheaper than hashing one.
-    map: Option<Vec<(TypeId, Box<dyn Any + Send + Sync>)>>,
+    // The first value is kept inline and the rest in a list: most requests
+    // carry none or one (a request id, a user), and then cost no allocation
+    // beyond the value's box. A list, not a hash map: a request carries a
+    // handful of values, and comparing a few type ids is cheaper than hashing.
+    first: Option<Entry>,
+    rest: Vec<Entry>,
 }
+
+type Entry = (TypeId, Box<dyn Any + Send + Sync>);
 
 impl Extensions {
     /// Store `value`, returning the value of the same type stored before.
     pub fn insert<T: Send + Sync + 'static>(&mut self, value: T) -> Option<T> {
-        let map = self.map.get_or_insert_with(|| Vec::with_capacity(4));
         let boxed: Box<dyn Any + Send + Sync> = Box::new(value);
-        match map.iter_mut().find(|(id, _)| *id == TypeId::of::<T>()) {
-            Some((_, slot)) => std::mem::replace(slot, boxed)
-                .downcast()
-                .ok()
-                .map(|old| *old),
-            None => {
-                map.push((TypeId::of::<T>(), boxed));
-                None
-            }
+        if let Some((_, slot)) = self.entry_mut::<T>() {
+            let old = std::mem::replace(slot, boxed);
+            return old.downcast().ok().map(|old| *old);
         }
+        let entry = (TypeId::of::<T>(), boxed);
+        match self.first {
+            None => self.first = Some(entry),
+            Some(_) => self.rest.push(entry),
+        }
+        None
     }
 
     /// The stored value of type `T`.
     pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.slot::<T>()
-            .and_then(|i| self.map.as_ref()?[i].1.downcast_ref())
+        let id = TypeId::of::<T>();
+        self.entries()
+            .find(|(stored, _)| *stored == id)
+            .and_then(|(_, value)| value.downcast_ref())
     }
 
     /// The stored value of type `T`, mutably.
     pub fn get_mut<T: Send + Sync + 'static>(&mut self) -> Option<&mut T> {
-        let i = self.slot::<T>()?;
-        self.map.as_mut()?[i].1.downcast_mut()
+        self.entry_mut::<T>()
+            .and_then(|(_, value)| value.downcast_mut())
     }
 
     /// Take out the stored value of type `T`.
     pub fn remove<T: Send + Sync + 'static>(&mut self) -> Option<T> {
-        let i = self.slot::<T>()?;
-        let (_, boxed) = self.map.as_mut()?.swap_remove(i);
+        let id = TypeId::of::<T>();
+        let boxed = if self.first.as_ref().is_some_and(|(stored, _)| *stored == id) {
+            // Keep the inline slot filled while the list has values.
+            let refill = self.rest.pop();
+            std::mem::replace(&mut self.first, refill)?.1
+        } else {
+            let i = self.rest.iter().position(|(stored, _)| *stored == id)?;
+            self.rest.swap_remove(i).1
+        };
         boxed.downcast().ok().map(|boxed| *boxed)
-    }
-
-    /// Where the value of type `T` is, if there is one.
-    fn slot<T: 'static>(&self) -> Option<usize> {
-        self.map
-            .as_ref()?
-            .iter()
-            .position(|(id, _)| *id == TypeId::of::<T>())
     }
 
     /// How many values are stored.
     pub fn len(&self) -> usize {
-        self.map.as_ref().map_or(0, |m| m.len())
+        usize::from(self.first.is_some()) + self.rest.len()
     }
 
     /// Whether no value is stored.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.first.is_none()
+    }
+
+    fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.first.iter().chain(&self.rest)
+    }
+
+    fn entry_mut<T: 'static>(&mut self) -> Option<&mut Entry> {
+        let id = TypeId::of::<T>();
+        self.first
+            .iter_mut()
+            .chain(&mut self.rest)
+            .find(|(stored, _)| *stored == id)
     }
 }
 
@@ -503,5 +519,27 @@ mod tests {
         assert_eq!(environ.extensions.remove::<u32>(), Some(43));
         assert_eq!(environ.extensions.get::<u32>(), None);
         assert_eq!(environ.extensions.len(), 1);
+        assert_eq!(
+            environ.extensions.get::<String>().map(String::as_str),
+            Some("x")
+        );
+    }
+
+    #[test]
+    fn extensions_past_the_inline_one_are_kept_and_removed_in_any_order() {
+        let mut ext = Extensions::default();
+        assert_eq!(ext.insert(1u8), None);
+        assert_eq!(ext.insert(2u16), None);
+        assert_eq!(ext.insert(3u32), None);
+        assert_eq!(ext.insert(4u16), Some(2), "a second u16 replaces the first");
+        assert_eq!(ext.len(), 3);
+        assert_eq!(ext.remove::<u8>(), Some(1), "the inline one");
+        assert_eq!((ext.get::<u16>(), ext.get::<u32>()), (Some(&4), Some(&3)));
+        assert_eq!(ext.remove::<u32>(), Some(3));
+        assert_eq!(ext.remove::<u16>(), Some(4));
+        assert!(ext.is_empty());
+        assert_eq!(ext.remove::<u16>(), None);
+        ext.insert(5u64);
+        assert_eq!(ext.get::<u64>(), Some(&5));
     }
 }

@@ -107,5 +107,6 @@ pub use environ::{header_key, Environ, Extensions, Text, UrlScheme};
 pub use error::{AppError, StartResponseError};
 pub use input::{Errors, Input};
 pub use start_response::{
-    is_hop_by_hop, is_token_byte, Headers, HeadersExt, ResponseRecord, StartResponse,
+    is_hop_by_hop, is_token_byte, validate_headers, Headers, HeadersExt, ResponseRecord,
+    StartResponse,
 };

@@ -14,6 +14,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
 
+use crate::environ::Text;
 use crate::error::{AppError, StartResponseError};
 
 /// Response headers: an ordered list of `(name, value)` pairs, duplicates kept.
@@ -21,7 +22,12 @@ use crate::error::{AppError, StartResponseError};
 /// This is PEP 3333's "list of `(header_name, header_value)` tuples". Order and
 /// repeats matter (`Set-Cookie` may appear many times), so it is a `Vec`, not a
 /// map. [`HeadersExt`] adds case-insensitive look-ups.
-pub type Headers = Vec<(String, String)>;
+///
+/// Names and values are [`Text`], as in the environ: a literal
+/// (`"Content-Type".into()`) costs no allocation, a computed value is a
+/// `String` (`length.to_string().into()`). Most names and many values are
+/// literals, and a response's strings used to be a third of its allocations.
+pub type Headers = Vec<(Text, Text)>;
 
 /// Case-insensitive helpers over a [`Headers`] list (header names compare
 /// case-insensitively, PEP 3333 "start_response").
@@ -41,7 +47,7 @@ pub trait HeadersExt {
         self.get_header(name).is_some()
     }
     /// Replace every header called `name` by one with `value`.
-    fn set_header(&mut self, name: &str, value: impl Into<String>);
+    fn set_header(&mut self, name: impl Into<Text>, value: impl Into<Text>);
     /// Remove every header called `name`.
     fn remove_header(&mut self, name: &str);
 }
@@ -50,12 +56,13 @@ impl HeadersExt for Headers {
     fn get_header(&self, name: &str) -> Option<&str> {
         self.iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
-    fn set_header(&mut self, name: &str, value: impl Into<String>) {
-        self.remove_header(name);
-        self.push((name.to_owned(), value.into()));
+    fn set_header(&mut self, name: impl Into<Text>, value: impl Into<Text>) {
+        let name = name.into();
+        self.remove_header(&name);
+        self.push((name, value.into()));
     }
 
     fn remove_header(&mut self, name: &str) {
@@ -96,7 +103,8 @@ pub struct StartResponse {
 enum Kind {
     /// Created by a server: keeps the state machine.
     Record(Rc<RefCell<RecordState>>),
-    /// Created by middleware: validates, then forwards to the outer handle.
+    /// Created by middleware: checks the status, then forwards to the outer
+    /// handle.
     Wrap(Rc<Forward>),
 }
 
@@ -115,9 +123,17 @@ impl StartResponse {
 
     /// A `start_response` that middleware hands to the application it wraps.
     ///
-    /// `forward` receives the already validated status and headers and the
-    /// optional error, and usually calls the outer `start_response` with them,
-    /// perhaps changed: this is how a middleware adds or rewrites headers.
+    /// `forward` receives the status (already checked: `NNN Reason`), the
+    /// headers and the optional error, and usually calls the outer
+    /// `start_response` with them, perhaps changed: this is how a middleware
+    /// adds or rewrites headers.
+    ///
+    /// The headers are checked once, by the server's handle at the end of
+    /// the chain, not again at every layer: an invalid header comes back as
+    /// the error of `outer.forward`, which the forwarding closure passes on
+    /// to the application. A middleware that holds the headers instead of
+    /// forwarding them at once checks them itself with [`validate_headers`],
+    /// so the application still hears of a bad header from its own call.
     ///
     /// ```
     /// use gateway_spec::{StartResponse, HeadersExt};
@@ -179,7 +195,7 @@ impl StartResponse {
         match &self.kind {
             Kind::Record(state) => state.borrow_mut().start(status, headers, exc_info),
             Kind::Wrap(forward) => {
-                validate(status, &headers)?;
+                validate_status(status)?;
                 forward(status, headers, exc_info)
             }
         }
@@ -289,6 +305,27 @@ impl RecordState {
 /// Check a status and header list against PEP 3333's rules.
 fn validate(status: &str, headers: &Headers) -> Result<(), StartResponseError> {
     validate_status(status)?;
+    validate_headers(headers)
+}
+
+/// Check response headers as the server's `start_response` does: token
+/// names, no hop-by-hop header, values without control characters (tab
+/// aside) or characters above U+00FF.
+///
+/// For a middleware that holds an application's headers before forwarding
+/// them (see [`StartResponse::wrap`]).
+///
+/// ```
+/// use gateway_spec::validate_headers;
+/// assert!(validate_headers(&vec![("Content-Type".into(), "text/plain".into())]).is_ok());
+/// assert!(validate_headers(&vec![("X-Bad".into(), "a\r\nSet-Cookie: x".into())]).is_err());
+/// ```
+///
+/// # Errors
+/// The first invalid header, as [`StartResponseError::InvalidHeaderName`],
+/// [`StartResponseError::HopByHopHeader`] or
+/// [`StartResponseError::InvalidHeaderValue`].
+pub fn validate_headers(headers: &Headers) -> Result<(), StartResponseError> {
     for (name, value) in headers {
         validate_header(name, value)?;
     }
@@ -442,7 +479,7 @@ mod tests {
     }
 
     fn hdr(name: &str, value: &str) -> Headers {
-        vec![(name.to_owned(), value.to_owned())]
+        vec![(name.to_owned().into(), value.to_owned().into())]
     }
 
     #[test]
@@ -626,26 +663,70 @@ mod tests {
     }
 
     #[test]
-    fn wrapped_start_response_validates_and_forwards() {
+    fn wrapped_start_response_forwards_and_the_server_handle_validates() {
         let (outer, record) = StartResponse::new();
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let log = Rc::clone(&seen);
         let inner = StartResponse::wrap(move |status, mut headers, exc_info| {
+            log.borrow_mut().push(status.to_owned());
             headers.push(("X-Layer".into(), "1".into()));
             outer.forward(status, headers, exc_info)
         });
+        assert!(
+            matches!(
+                error_of(inner.call("2OO OK", vec![])),
+                StartResponseError::InvalidStatus { .. }
+            ),
+            "the status is checked before the layer sees it"
+        );
+        assert!(seen.borrow().is_empty());
         assert!(matches!(
             error_of(inner.call("200 OK", hdr("Connection", "close"))),
             StartResponseError::HopByHopHeader { .. }
         ));
-        assert!(
-            !record.is_started(),
-            "an invalid call never reaches the server"
-        );
-        inner.call("201 Created", vec![]).unwrap();
+        assert!(!record.is_started(), "the server refused the headers");
+        inner
+            .call_with_error("201 Created", vec![], "retry".into())
+            .unwrap();
         assert_eq!(record.headers().unwrap(), hdr("X-Layer", "1"));
         assert_eq!(
             error_of(inner.call("200 OK", vec![])),
             StartResponseError::AlreadyStarted
         );
+        assert_eq!(*seen.borrow(), ["200 OK", "201 Created", "200 OK"]);
+    }
+
+    #[test]
+    fn a_layer_cannot_slip_an_invalid_header_past_the_server() {
+        let (outer, record) = StartResponse::new();
+        let inner = StartResponse::wrap(move |status, mut headers, exc_info| {
+            headers.push(("X-Injected".into(), "a\r\nSet-Cookie: owned".into()));
+            outer.forward(status, headers, exc_info)
+        });
+        assert!(matches!(
+            error_of(inner.call("200 OK", vec![])),
+            StartResponseError::InvalidHeaderValue { .. }
+        ));
+        assert!(!record.is_started());
+    }
+
+    #[test]
+    fn validate_headers_checks_what_the_server_handle_checks() {
+        assert!(validate_headers(&hdr("Content-Type", "text/plain")).is_ok());
+        for (name, value) in [
+            ("Bad Name", "x"),
+            ("Upgrade", "h2c"),
+            ("X-A", "a\nb"),
+            ("X-A", "\u{100}"),
+        ] {
+            let (sr, _record) = StartResponse::new();
+            let direct = sr.call("200 OK", hdr(name, value)).is_err();
+            assert!(direct, "{name}: {value:?}");
+            assert!(
+                validate_headers(&hdr(name, value)).is_err(),
+                "{name}: {value:?}"
+            );
+        }
     }
 
     #[test]

@@ -151,7 +151,7 @@ impl<A: Application> Application for BasicAuth<A> {
     fn call(&self, mut environ: Environ, start_response: StartResponse) -> Result<Body, AppError> {
         let method = environ.request_method().to_owned();
         let unauthorized = |start_response: &StartResponse| {
-            let challenge = vec![("WWW-Authenticate".into(), self.layer.challenge())];
+            let challenge = vec![("WWW-Authenticate".into(), self.layer.challenge().into())];
             text_response(
                 start_response,
                 &method,

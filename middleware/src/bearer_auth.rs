@@ -134,7 +134,10 @@ impl<A: Application> Application for BearerAuth<A> {
     fn call(&self, mut environ: Environ, start_response: StartResponse) -> Result<Body, AppError> {
         let method = environ.request_method().to_owned();
         let refuse = |status: &str, error: Option<&str>, text: &str| {
-            let challenge = vec![("WWW-Authenticate".into(), self.layer.challenge(error))];
+            let challenge = vec![(
+                "WWW-Authenticate".into(),
+                self.layer.challenge(error).into(),
+            )];
             text_response(&start_response, &method, status, challenge, text)
         };
         let token = match presented(environ.header("Authorization"), "Bearer") {

@@ -141,7 +141,7 @@ fn page_413(limit: u64) -> (Headers, String) {
     let text = format!("{STATUS}: the request body is over {limit} bytes\n");
     let headers = vec![
         ("Content-Type".into(), "text/plain; charset=utf-8".into()),
-        ("Content-Length".into(), text.len().to_string()),
+        ("Content-Length".into(), text.len().to_string().into()),
     ];
     (headers, text)
 }

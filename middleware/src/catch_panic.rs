@@ -111,7 +111,7 @@ fn error_page(
     let text = page(&error, details);
     let headers = vec![
         ("Content-Type".into(), "text/plain; charset=utf-8".into()),
-        ("Content-Length".into(), text.len().to_string()),
+        ("Content-Length".into(), text.len().to_string().into()),
     ];
     start_response.call_with_error("500 Internal Server Error", headers, error)?;
     Ok(if head {

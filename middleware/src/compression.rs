@@ -6,8 +6,8 @@ use std::rc::Rc;
 
 use flate2::write::{GzEncoder, ZlibEncoder};
 use gateway_spec::{
-    AppError, Application, Body, Chunk, Environ, Headers, HeadersExt, StartResponse,
-    StartResponseError,
+    validate_headers, AppError, Application, Body, Chunk, Environ, Headers, HeadersExt,
+    StartResponse, StartResponseError,
 };
 
 use crate::layer::Layer;
@@ -319,6 +319,9 @@ impl<A: Application> Application for Compression<A> {
             if state.held.is_some() || state.forwarded {
                 return Err(StartResponseError::AlreadyStarted.into());
             }
+            // Held, not forwarded: check now, as the server's handle would,
+            // so a bad header is still an error of the application's call.
+            validate_headers(&headers)?;
             state.held = Some((status.to_owned(), headers));
             Ok(())
         });

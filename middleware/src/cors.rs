@@ -1,6 +1,8 @@
 //! `Cors`: Cross-Origin Resource Sharing (the Fetch standard's CORS protocol).
 
-use gateway_spec::{AppError, Application, Body, Environ, Headers, HeadersExt, StartResponse};
+use gateway_spec::{
+    AppError, Application, Body, Environ, Headers, HeadersExt, StartResponse, Text,
+};
 
 use crate::layer::Layer;
 use crate::short_response::text_response;
@@ -112,7 +114,11 @@ impl CorsLayer {
     /// `Access-Control-Allow-Origin` (and `-Credentials`) for `origin`.
     fn allow_origin_headers(&self, origin: &str, headers: &mut Headers) {
         let echo = self.allow_credentials || self.allowed_origins != AllowedOrigins::Any;
-        let value = if echo { origin } else { "*" };
+        let value: Text = if echo {
+            origin.to_owned().into()
+        } else {
+            "*".into()
+        };
         headers.set_header("Access-Control-Allow-Origin", value);
         if self.allow_credentials {
             headers.set_header("Access-Control-Allow-Credentials", "true");
@@ -195,15 +201,18 @@ impl<A: Application> Cors<A> {
         layer.allow_origin_headers(origin, &mut headers);
         headers.push((
             "Access-Control-Allow-Methods".into(),
-            layer.allowed_methods.join(", "),
+            layer.allowed_methods.join(", ").into(),
         ));
         if !requested.trim().is_empty() {
             // Echo what was asked: it is all allowed, and "*" is not honoured
             // by browsers for credentialed requests.
-            headers.push(("Access-Control-Allow-Headers".into(), requested.to_owned()));
+            headers.push((
+                "Access-Control-Allow-Headers".into(),
+                requested.to_owned().into(),
+            ));
         }
         if let Some(seconds) = layer.max_age {
-            headers.push(("Access-Control-Max-Age".into(), seconds.to_string()));
+            headers.push(("Access-Control-Max-Age".into(), seconds.to_string().into()));
         }
         start_response.call("204 No Content", headers)?;
         Ok(Body::empty())
@@ -353,7 +362,7 @@ mod tests {
         let response = run(&Cors::new(text_app("items"), layer()), get("/items"));
         assert_eq!(
             response.headers,
-            vec![("Content-Type".to_owned(), "text/plain".to_owned())]
+            vec![("Content-Type".into(), "text/plain".into())]
         );
     }
 

@@ -1,11 +1,11 @@
 //! `RequestId`: one identifier per request, in the environ and the response,
 //! so a log line, an error report and a client's bug report can be matched.
 
-use std::cell::Cell;
 use std::collections::hash_map::RandomState;
+use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use gateway_spec::{
@@ -43,13 +43,45 @@ impl Default for RequestIdLayer {
 ///     println!("handling request {}", id.as_str());
 /// }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestIdValue(pub String);
+#[derive(Clone, PartialEq, Eq)]
+pub struct RequestIdValue(IdText);
+
+/// A fresh id's 32 hex digits are kept inline: the extension's box is then
+/// its only allocation. A kept incoming id has any length up to 128.
+#[derive(Clone, PartialEq, Eq)]
+enum IdText {
+    Fresh([u8; 32]),
+    Kept(String),
+}
 
 impl RequestIdValue {
     /// The id.
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            // Hex digits are ASCII: the check cannot fail.
+            IdText::Fresh(hex) => std::str::from_utf8(hex).unwrap_or_default(),
+            IdText::Kept(text) => text,
+        }
+    }
+
+    /// A new id: 32 lowercase hex digits, unique within this process.
+    fn fresh() -> RequestIdValue {
+        RequestIdValue(IdText::Fresh(hex(new_id())))
+    }
+}
+
+/// An id given by hand, as a test or an outer layer might.
+impl From<String> for RequestIdValue {
+    fn from(id: String) -> RequestIdValue {
+        RequestIdValue(IdText::Kept(id))
+    }
+}
+
+impl fmt::Debug for RequestIdValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RequestIdValue")
+            .field(&self.as_str())
+            .finish()
     }
 }
 
@@ -68,8 +100,9 @@ impl RequestIdValue {
 pub struct RequestId<A> {
     inner: A,
     layer: RequestIdLayer,
-    /// The header's name, shared with each request's response hook.
-    header: Arc<str>,
+    /// The header's name, given to each request's response hook (a literal
+    /// for the default name, so the hook's copy costs nothing).
+    header: Text,
     /// Its environ key (`HTTP_X_REQUEST_ID`), worked out once.
     key: Text,
 }
@@ -82,8 +115,13 @@ impl<A: Application> RequestId<A> {
         } else {
             Text::Owned(header_key(&layer.header))
         };
+        let header = if layer.header == "X-Request-Id" {
+            Text::Borrowed("X-Request-Id")
+        } else {
+            Text::Owned(layer.header.clone())
+        };
         RequestId {
-            header: layer.header.as_str().into(),
+            header,
             key,
             inner,
             layer,
@@ -133,16 +171,12 @@ fn new_id() -> u128 {
 }
 
 /// `id` as 32 lowercase hex digits.
-fn hex(id: u128) -> String {
-    // Written into a buffer and copied out once: pushing the digits one by
-    // one into a String cost about 100 more instructions per id.
+fn hex(id: u128) -> [u8; 32] {
     let mut hex = [0; 32];
     for (digits, byte) in hex.chunks_exact_mut(2).zip(id.to_be_bytes()) {
         digits.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
     }
-    std::str::from_utf8(&hex)
-        .expect("hex digits are ASCII")
-        .to_owned()
+    hex
 }
 
 /// The two hex digits of every byte value: an id takes 16 look-ups, where
@@ -167,63 +201,32 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Where the response hook gets the id's text for each `start_response`
-/// call. Every copy of the id is a `String` of its own (in the environ, in
-/// the extension, in the response headers); this saves the one the hook
-/// would otherwise keep just to clone it from.
-enum HeaderId {
-    /// A fresh id: the first call, nearly always the only one, takes `text`
-    /// as it is; a later one (an error page replacing the response) writes
-    /// the number out again.
-    Fresh {
-        text: Cell<Option<String>>,
-        id: u128,
-    },
-    /// An incoming id: each call copies it.
-    Reused(String),
-}
-
-impl HeaderId {
-    fn text(&self) -> String {
-        match self {
-            HeaderId::Fresh { text, id } => text.take().unwrap_or_else(|| hex(*id)),
-            HeaderId::Reused(text) => text.clone(),
-        }
-    }
-}
-
 impl<A: Application> Application for RequestId<A> {
     fn call(&self, mut environ: Environ, start_response: StartResponse) -> Result<Body, AppError> {
         let incoming = environ
             .get(&self.key)
-            .filter(|id| self.layer.trust_incoming && is_valid_id(id))
-            .map(str::to_owned);
-        let (text, header_id) = match incoming {
-            // A kept id is in the environ already, as it is: only its copies
-            // for the extension and the header are needed.
-            Some(text) => (text.clone(), HeaderId::Reused(text)),
+            .filter(|id| self.layer.trust_incoming && is_valid_id(id));
+        let id = match incoming {
+            // A kept id is in the environ already, as it came.
+            Some(text) => RequestIdValue::from(text.to_owned()),
             None => {
-                let id = new_id();
-                let text = hex(id);
-                environ.set(self.key.clone(), text.clone());
-                let fresh = HeaderId::Fresh {
-                    text: Cell::new(Some(text.clone())),
-                    id,
-                };
-                (text, fresh)
+                let id = RequestIdValue::fresh();
+                environ.set(self.key.clone(), id.as_str().to_owned());
+                id
             }
         };
-        environ.extensions.insert(RequestIdValue(text));
+        environ.extensions.insert(id.clone());
 
-        let header = Arc::clone(&self.header);
+        let header = self.header.clone();
         let outer = start_response;
         let start_response = StartResponse::wrap(move |status, mut headers, exc_info| {
+            let value = Text::Owned(id.as_str().to_owned());
             // Applications rarely send this header themselves: a look costs
             // less than `set_header`'s removal pass over every header.
             if headers.has_header(&header) {
-                headers.set_header(&header, header_id.text());
+                headers.set_header(header.clone(), value);
             } else {
-                headers.push((String::from(&*header), header_id.text()));
+                headers.push((header.clone(), value));
             }
             outer.forward(status, headers, exc_info)
         });

@@ -16,7 +16,7 @@ pub(crate) fn text_response(
 ) -> Result<Body, AppError> {
     let text = format!("{text}\n");
     extra.push(("Content-Type".into(), "text/plain; charset=utf-8".into()));
-    extra.push(("Content-Length".into(), text.len().to_string()));
+    extra.push(("Content-Length".into(), text.len().to_string().into()));
     start_response.call(status, extra)?;
     if request_method == "HEAD" {
         return Ok(Body::empty());

@@ -219,7 +219,7 @@ fn redirect_to_directory(
         location.push('?');
         location.push_str(environ.query_string());
     }
-    let headers = vec![("Location".into(), location)];
+    let headers = vec![("Location".into(), location.into())];
     let method = environ.request_method();
     text_response(
         start_response,
@@ -276,12 +276,12 @@ fn send_file(
     let size = meta.len();
     let (etag, modified) = validators(meta);
     let last_modified = modified.map(httpdate::fmt_http_date);
-    let mut headers: Headers = vec![("ETag".into(), etag.clone())];
+    let mut headers: Headers = vec![("ETag".into(), etag.clone().into())];
     if let Some(date) = &last_modified {
-        headers.push(("Last-Modified".into(), date.clone()));
+        headers.push(("Last-Modified".into(), date.clone().into()));
     }
     if let Some(value) = &layer.cache_control {
-        headers.push(("Cache-Control".into(), value.clone()));
+        headers.push(("Cache-Control".into(), value.clone().into()));
     }
     let not_modified = is_not_modified(
         environ.header("If-None-Match"),
@@ -306,12 +306,12 @@ fn send_file(
         Part::Range { first, last } => {
             headers.push((
                 "Content-Range".into(),
-                format!("bytes {first}-{last}/{size}"),
+                format!("bytes {first}-{last}/{size}").into(),
             ));
             ("206 Partial Content", first, last - first + 1)
         }
         Part::Unsatisfiable => {
-            headers.push(("Content-Range".into(), format!("bytes */{size}")));
+            headers.push(("Content-Range".into(), format!("bytes */{size}").into()));
             let text = "416 Range Not Satisfiable";
             return text_response(start_response, method, text, headers, text);
         }
@@ -325,8 +325,8 @@ fn send_file(
             "404 Not Found",
         );
     };
-    headers.push(("Content-Type".into(), content_type(path)));
-    headers.push(("Content-Length".into(), length.to_string()));
+    headers.push(("Content-Type".into(), content_type(path).into()));
+    headers.push(("Content-Length".into(), length.to_string().into()));
     if method == "HEAD" {
         start_response.call(status, headers)?;
         return Ok(Body::empty());

@@ -81,7 +81,7 @@ impl App {
         }
         for (name, value) in error.headers() {
             if page.header(name).is_none() {
-                page.append_header(name, value.clone());
+                page.append_header(name.clone(), value.clone());
             }
         }
         // Keep the original error so `finish` still logs a 5xx's cause.

@@ -2,7 +2,7 @@
 //! raises in Flask and bottle), and the typed errors of each part of the
 //! framework, each of which knows the status it deserves.
 
-use gateway_spec::{AppError, Headers, HeadersExt};
+use gateway_spec::{AppError, Headers, HeadersExt, Text};
 
 use crate::status;
 
@@ -78,7 +78,7 @@ impl HttpError {
 
     /// Add a header to the error response (for example `Allow` on a 405, or
     /// `WWW-Authenticate` on a 401).
-    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> HttpError {
+    pub fn with_header(mut self, name: impl Into<Text>, value: impl Into<Text>) -> HttpError {
         self.headers.set_header(name, value);
         self
     }

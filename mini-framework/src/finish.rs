@@ -118,6 +118,6 @@ fn set_content_length(headers: &mut Headers, length: usize) {
     if headers.has_header("Content-Length") {
         headers.set_header("Content-Length", length);
     } else {
-        headers.push(("Content-Length".to_owned(), length));
+        headers.push(("Content-Length".into(), length.into()));
     }
 }

@@ -2,7 +2,7 @@
 //! a [`Response`] will do, as in axum; Flask users will recognise returning a
 //! string, a `(status, body)` pair or a JSON-able value.
 
-use gateway_spec::{AppError, Body};
+use gateway_spec::{AppError, Body, Text};
 use serde::Serialize;
 
 use crate::error::{abort, HttpError, RequestError, UrlError};
@@ -155,14 +155,14 @@ impl<T: IntoResponse> IntoResponse for (u16, T) {
 impl<T, K, V, const N: usize> IntoResponse for (u16, [(K, V); N], T)
 where
     T: IntoResponse,
-    K: AsRef<str>,
-    V: Into<String>,
+    K: Into<Text>,
+    V: Into<Text>,
 {
     fn into_response(self) -> Response {
         let (status, headers, body) = self;
         let mut response = body.into_response().with_status(status);
         for (name, value) in headers {
-            response.set_header(name.as_ref(), value);
+            response.set_header(name, value);
         }
         response
     }

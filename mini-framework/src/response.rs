@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{ErrorKind, Read};
 use std::path::{Component, Path};
 
-use gateway_spec::{Body, Headers, HeadersExt};
+use gateway_spec::{Body, Headers, HeadersExt, Text};
 use serde::Serialize;
 
 use crate::cookies::Cookie;
@@ -161,12 +161,12 @@ impl Response {
         Response::file(root.as_ref().join(relative_path))
     }
 
-    fn with_bytes(bytes: Vec<u8>, content_type: &str) -> Response {
+    fn with_bytes(bytes: Vec<u8>, content_type: &'static str) -> Response {
         // A new response has no header to replace, so push instead of
         // `set_header` (no scan), into a list sized for the Content-Length
         // `finish` adds and a middleware header or two (no growth path).
         let mut headers = Headers::with_capacity(4);
-        headers.push(("Content-Type".to_owned(), content_type.to_owned()));
+        headers.push(("Content-Type".into(), content_type.into()));
         // Every field spelled out: `..Response::new(200)` built an empty
         // response first and then dropped the fields it replaced.
         Response {
@@ -212,19 +212,19 @@ impl Response {
     /// Set header `name` to `value`, replacing any with that name. Values
     /// holding CR, LF or other control characters are refused when the
     /// response is sent (the client gets a 500 and the log says why).
-    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Response {
+    pub fn with_header(mut self, name: impl Into<Text>, value: impl Into<Text>) -> Response {
         self.set_header(name, value);
         self
     }
 
     /// Set header `name` to `value` in place, replacing any with that name.
-    pub fn set_header(&mut self, name: &str, value: impl Into<String>) {
+    pub fn set_header(&mut self, name: impl Into<Text>, value: impl Into<Text>) {
         self.headers.set_header(name, value);
     }
 
     /// Add a header, keeping others with the same name.
-    pub fn append_header(&mut self, name: &str, value: impl Into<String>) {
-        self.headers.push((name.to_owned(), value.into()));
+    pub fn append_header(&mut self, name: impl Into<Text>, value: impl Into<Text>) {
+        self.headers.push((name.into(), value.into()));
     }
 
     /// Add a `Set-Cookie` header for `cookie`.
@@ -310,7 +310,7 @@ impl From<HttpError> for Response {
         // browser sniff it into HTML.
         response.set_header("X-Content-Type-Options", "nosniff");
         for (name, value) in err.headers() {
-            response.set_header(name, value.clone());
+            response.set_header(name.clone(), value.clone());
         }
         response.error = Some(Box::new(err));
         response

@@ -32,7 +32,7 @@ fn hooked_app() -> App {
     });
     app.after_request(|req: &Request, response: &mut Response| {
         response.set_header("X-Frame-Options", "DENY");
-        response.set_header("X-Route", req.route_name().unwrap_or("-"));
+        response.set_header("X-Route", req.route_name().unwrap_or("-").to_owned());
     });
     app.get("/me", |req: &Request| {
         req.extensions()

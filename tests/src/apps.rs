@@ -43,7 +43,7 @@ pub fn kitchen_sink(mut environ: Environ, sr: StartResponse) -> Result<Body, App
                 .content_type()
                 .unwrap_or("application/octet-stream")
                 .to_owned();
-            sr.call("200 OK", vec![("Content-Type".into(), content_type)])?;
+            sr.call("200 OK", vec![("Content-Type".into(), content_type.into())])?;
             Ok(Body::from(body))
         }
         "/ignore-body" => {

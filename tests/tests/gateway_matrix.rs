@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use examples::apps::AppKind;
 use gateway_server::{TestClient, TestRequest};
+use gateway_spec::Headers;
 use middleware::{OnViolation, Validator, ValidatorLayer, Violations};
 use tests::cgi_host::CgiHost;
 use tests::process::example_binary;
@@ -37,13 +38,13 @@ const GATEWAY_OWNED: [&str; 7] = [
     "x-request-id",
 ];
 
-fn seen(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> Seen {
+fn seen(status: u16, headers: Headers, body: Vec<u8>) -> Seen {
     let request_id = headers
         .iter()
         .any(|(n, _)| n.eq_ignore_ascii_case("x-request-id"));
     let headers = headers
         .into_iter()
-        .map(|(n, v)| (n.to_ascii_lowercase(), v))
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.into_owned()))
         .filter(|(n, _)| !GATEWAY_OWNED.contains(&n.as_str()))
         .collect();
     Seen {
@@ -74,7 +75,7 @@ fn via_ureq(base: &str, (method, path, content_type, body): (&str, &str, &str, &
     let status = response.status();
     let headers = response.headers_names().into_iter().map(|n| {
         let v = response.header(&n).unwrap_or_default().to_owned();
-        (n, v)
+        (n.into(), v.into())
     });
     let headers: Vec<_> = headers.collect();
     let mut bytes = Vec::new();

@@ -169,10 +169,7 @@ fn responses_that_must_not_be_compressed_are_untouched() {
         Ok(Body::empty())
     };
     let response = compressed(no_content, accepting("gzip"));
-    assert_eq!(
-        response.headers,
-        vec![("ETag".to_owned(), "\"x\"".to_owned())]
-    );
+    assert_eq!(response.headers, vec![("ETag".into(), "\"x\"".into())]);
 }
 
 #[test]

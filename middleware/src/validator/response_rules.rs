@@ -114,11 +114,11 @@ fn header_rules(code: u16, headers: &Headers) -> Vec<Violation> {
             && (value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()))
         {
             found.push(Violation::InvalidContentLengthHeader {
-                value: value.clone(),
+                value: value.to_string(),
             });
         } else if name.eq_ignore_ascii_case("etag") && !is_quoted_etag(value) {
             found.push(Violation::UnquotedEtag {
-                value: value.clone(),
+                value: value.to_string(),
             });
         }
     }

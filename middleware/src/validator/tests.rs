@@ -324,7 +324,7 @@ fn a_body_that_never_starts_is_caught() {
 
 fn with_length(length: &str, body: &'static str) -> impl Application {
     let mut headers = text_headers();
-    headers.push(("Content-Length".into(), length.into()));
+    headers.push(("Content-Length".into(), length.to_owned().into()));
     move |_env: Environ, sr: StartResponse| -> Result<Body, AppError> {
         sr.call("200 OK", headers.clone())?;
         Ok(Body::from_chunks(
