@@ -264,10 +264,9 @@ impl<'a> ResponseWriter<'a> {
             return Ok(OutFraming::NoBody);
         }
         if let Some(value) = content_length {
-            let value = value.trim();
-            return match value.parse::<u64>() {
-                Ok(n) if value.bytes().all(|b| b.is_ascii_digit()) => Ok(OutFraming::Length(n)),
-                _ => Err(HeadError::BadContentLength(value.to_owned())),
+            return match parse_length(value) {
+                Some(n) => Ok(OutFraming::Length(n)),
+                None => Err(HeadError::BadContentLength(value.trim().to_owned())),
             };
         }
         Ok(
@@ -465,6 +464,20 @@ impl<'h> HeaderFacts<'h> {
     }
 }
 
+/// An application's `Content-Length`: digits only, around them at most
+/// spaces and tabs (RFC 9110's OWS), and no more than a `u64` holds.
+/// By hand: `trim` and `parse` decode characters, where bytes will do.
+fn parse_length(value: &str) -> Option<u64> {
+    let digits = value.as_bytes().trim_ascii();
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &byte| {
+        let digit = byte.checked_sub(b'0').filter(|d| *d <= 9)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
+}
+
 fn is_length_header(name: &str) -> bool {
     name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("transfer-encoding")
 }
@@ -545,7 +558,27 @@ pub(crate) fn write_nonblocking(stream: &Stream, bytes: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    use super::{push_decimal, HeaderFacts};
+    use super::{parse_length, push_decimal, HeaderFacts};
+
+    #[test]
+    fn an_application_content_length_is_digits_only() {
+        for (value, parsed) in [
+            ("0", Some(0)),
+            ("18", Some(18)),
+            (" 18\t", Some(18)),
+            ("18446744073709551615", Some(u64::MAX)),
+            ("18446744073709551616", None),
+            ("", None),
+            (" ", None),
+            ("+1", None),
+            ("-1", None),
+            ("1 2", None),
+            ("0x10", None),
+            ("1\u{a0}", None),
+        ] {
+            assert_eq!(parse_length(value), parsed, "{value:?}");
+        }
+    }
 
     #[test]
     fn header_facts_match_names_in_any_case() {

@@ -20,7 +20,7 @@
 //! let body = my_app(Environ::for_test(), start_response)?;
 //! let (status, _headers) = record.send_headers().expect("the app started a response");
 //! let bytes: Vec<u8> = body.collect::<Result<Vec<_>, _>>()?.concat();
-//! assert_eq!((status.as_str(), bytes.as_slice()), ("200 OK", RESPONSE));
+//! assert_eq!((&*status, bytes.as_slice()), ("200 OK", RESPONSE));
 //! # Ok::<(), AppError>(())
 //! ```
 //!

@@ -247,7 +247,11 @@ impl ResponseRecord {
 
     /// The status line given to `start_response`, once started.
     pub fn status(&self) -> Option<String> {
-        self.state.borrow().head.as_ref().map(|(s, _)| s.clone())
+        self.state
+            .borrow()
+            .head
+            .as_ref()
+            .map(|(s, _)| s.to_string())
     }
 
     /// A copy of the headers given to `start_response`, once started.
@@ -259,7 +263,7 @@ impl ResponseRecord {
     ///
     /// Returns `None` if the response was never started (or was already
     /// taken). From now on `call_with_error` re-raises instead of replacing.
-    pub fn send_headers(&self) -> Option<(String, Headers)> {
+    pub fn send_headers(&self) -> Option<(Text, Headers)> {
         let mut state = self.state.borrow_mut();
         let head = state.head.take()?;
         state.headers_sent = true;
@@ -272,7 +276,7 @@ struct RecordState {
     /// True from the first call on, even if that call was refused: PEP 3333
     /// says a retry must then come with exc_info.
     called: bool,
-    head: Option<(String, Headers)>,
+    head: Option<(Text, Headers)>,
     headers_sent: bool,
 }
 
@@ -297,8 +301,25 @@ impl RecordState {
         self.called = true;
         self.head = None;
         validate(status, &headers)?;
-        self.head = Some((status.to_owned(), headers));
+        self.head = Some((status_text(status), headers));
         Ok(())
+    }
+}
+
+/// The status line to keep: a literal for the usual ones, so most responses
+/// cost no allocation here.
+fn status_text(status: &str) -> Text {
+    const COMMON: [&str; 6] = [
+        "200 OK",
+        "404 Not Found",
+        "304 Not Modified",
+        "204 No Content",
+        "302 Found",
+        "500 Internal Server Error",
+    ];
+    match COMMON.iter().find(|common| **common == status) {
+        Some(common) => Text::Borrowed(common),
+        None => Text::Owned(status.to_owned()),
     }
 }
 
@@ -343,10 +364,15 @@ fn validate_status(status: &str) -> Result<(), StartResponseError> {
     let code =
         (bytes[0] - b'0') as u16 * 100 + (bytes[1] - b'0') as u16 * 10 + (bytes[2] - b'0') as u16;
     let reason = &status[4..];
-    let clean = reason
-        .chars()
-        .all(|c| !c.is_control() && (c as u32) <= 0xFF);
-    let trimmed = reason.trim() == reason;
+    // The usual reason is plain ASCII: checked by bytes, with no decoding.
+    let (clean, trimmed) = if reason.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        (true, !reason.starts_with(' ') && !reason.ends_with(' '))
+    } else {
+        let clean = reason
+            .chars()
+            .all(|c| !c.is_control() && (c as u32) <= 0xFF);
+        (clean, reason.trim() == reason)
+    };
     if !(100..=599).contains(&code) || !clean || !trimmed {
         return Err(invalid());
     }

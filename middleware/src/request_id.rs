@@ -1,6 +1,7 @@
 //! `RequestId`: one identifier per request, in the environ and the response,
 //! so a log line, an error report and a client's bug report can be matched.
 
+use std::cell::Cell;
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::BuildHasher;
@@ -206,21 +207,26 @@ impl<A: Application> Application for RequestId<A> {
         let incoming = environ
             .get(&self.key)
             .filter(|id| self.layer.trust_incoming && is_valid_id(id));
-        let id = match incoming {
+        let (id, text) = match incoming {
             // A kept id is in the environ already, as it came.
-            Some(text) => RequestIdValue::from(text.to_owned()),
+            Some(text) => (RequestIdValue::from(text.to_owned()), text.to_owned()),
             None => {
                 let id = RequestIdValue::fresh();
-                environ.set(self.key.clone(), id.as_str().to_owned());
-                id
+                let text = id.as_str().to_owned();
+                environ.set(self.key.clone(), text.clone());
+                (id, text)
             }
         };
         environ.extensions.insert(id.clone());
 
+        // The response's copy, made now from the text at hand: the hook
+        // usually runs once, and then takes it instead of making another.
+        let first_copy = Cell::new(Some(text));
         let header = self.header.clone();
         let outer = start_response;
         let start_response = StartResponse::wrap(move |status, mut headers, exc_info| {
-            let value = Text::Owned(id.as_str().to_owned());
+            let text = first_copy.take().unwrap_or_else(|| id.as_str().to_owned());
+            let value = Text::Owned(text);
             // Applications rarely send this header themselves: a look costs
             // less than `set_header`'s removal pass over every header.
             if headers.has_header(&header) {

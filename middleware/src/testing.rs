@@ -55,7 +55,7 @@ pub(crate) fn run(app: &impl Application, environ: Environ) -> Response {
     };
     let send = |response: &mut Response| {
         if let Some((status, headers)) = record.send_headers() {
-            response.status = Some(status);
+            response.status = Some(status.into_owned());
             response.headers = headers;
         }
     };
