@@ -7,6 +7,7 @@
 //! unwinding and when the server stops early because the client went away, so
 //! the PEP's most often forgotten rule cannot be forgotten here.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::Read;
 
@@ -43,7 +44,9 @@ pub struct Body {
 
 enum Source {
     Done,
-    Once(Vec<u8>),
+    /// One chunk, borrowed when it is a constant: a static page costs no copy
+    /// on its way to the socket.
+    Once(Cow<'static, [u8]>),
     Iter(Box<dyn Iterator<Item = Chunk>>),
 }
 
@@ -56,7 +59,40 @@ impl Body {
     /// A body of one chunk. A server may compute `Content-Length` from it
     /// (PEP 3333: "if the iterable has only one item").
     pub fn once(bytes: impl Into<Vec<u8>>) -> Body {
-        Body::with_source(Source::Once(bytes.into()))
+        Body::with_source(Source::Once(Cow::Owned(bytes.into())))
+    }
+
+    /// A body of one constant chunk, kept borrowed: a server that takes it
+    /// with [`next_chunk`](Self::next_chunk) writes it without a copy. The
+    /// `From` conversions of `&'static str` and `&'static [u8]` use this.
+    ///
+    /// ```
+    /// use gateway_spec::Body;
+    /// let mut body = Body::from_static(b"Hello from server.");
+    /// assert_eq!(body.exact_len(), Some(18));
+    /// let chunk = body.next_chunk().unwrap().unwrap();
+    /// assert!(matches!(chunk, std::borrow::Cow::Borrowed(b"Hello from server.")));
+    /// assert!(body.next_chunk().is_none());
+    /// ```
+    pub fn from_static(bytes: &'static [u8]) -> Body {
+        Body::with_source(Source::Once(Cow::Borrowed(bytes)))
+    }
+
+    /// The next chunk, as [`Iterator::next`] gives it, except that a
+    /// constant chunk comes borrowed instead of copied into a `Vec`: what a
+    /// server calls. Middleware that transforms chunks uses the `Iterator`.
+    pub fn next_chunk(&mut self) -> Option<Result<Cow<'static, [u8]>, AppError>> {
+        match std::mem::replace(&mut self.source, Source::Done) {
+            Source::Done => None,
+            Source::Once(bytes) => Some(Ok(bytes)),
+            Source::Iter(mut iter) => {
+                let chunk = iter.next();
+                if chunk.is_some() {
+                    self.source = Source::Iter(iter);
+                }
+                chunk.map(|chunk| chunk.map(Cow::Owned))
+            }
+        }
     }
 
     /// A body of the given chunks, produced lazily as the server asks.
@@ -143,17 +179,7 @@ impl Iterator for Body {
     type Item = Chunk;
 
     fn next(&mut self) -> Option<Chunk> {
-        match std::mem::replace(&mut self.source, Source::Done) {
-            Source::Done => None,
-            Source::Once(bytes) => Some(Ok(bytes)),
-            Source::Iter(mut iter) => {
-                let chunk = iter.next();
-                if chunk.is_some() {
-                    self.source = Source::Iter(iter);
-                }
-                chunk
-            }
-        }
+        self.next_chunk().map(|chunk| chunk.map(Cow::into_owned))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -199,13 +225,13 @@ impl From<Vec<u8>> for Body {
 
 impl From<&'static [u8]> for Body {
     fn from(bytes: &'static [u8]) -> Body {
-        Body::once(bytes)
+        Body::from_static(bytes)
     }
 }
 
 impl<const N: usize> From<&'static [u8; N]> for Body {
     fn from(bytes: &'static [u8; N]) -> Body {
-        Body::once(bytes.as_slice())
+        Body::from_static(bytes)
     }
 }
 
@@ -217,7 +243,7 @@ impl From<String> for Body {
 
 impl From<&'static str> for Body {
     fn from(text: &'static str) -> Body {
-        Body::once(text.as_bytes())
+        Body::from_static(text.as_bytes())
     }
 }
 

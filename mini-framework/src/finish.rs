@@ -99,7 +99,10 @@ fn into_head_and_body(response: Response, head_only: bool) -> (Cow<'static, str>
         }
         Content::Bytes(bytes) => {
             set_content_length(&mut headers, bytes.len());
-            Body::once(bytes)
+            match bytes {
+                Cow::Borrowed(constant) => Body::from_static(constant),
+                Cow::Owned(bytes) => Body::once(bytes),
+            }
         }
         Content::Stream(body) => body,
     };

@@ -51,7 +51,7 @@ impl IntoResponse for Response {
 
 impl IntoResponse for &'static str {
     fn into_response(self) -> Response {
-        Response::text(self)
+        Response::static_text(self)
     }
 }
 

@@ -1,6 +1,7 @@
 //! [`Response`]: what a handler gives back, before [`App::finish`](crate::App::finish)
 //! turns it into a status line, headers and a [`Body`] for `start_response`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::fs::File;
 use std::io::{ErrorKind, Read};
@@ -52,7 +53,8 @@ pub struct Response {
 /// can send `Content-Length`.
 pub(crate) enum Content {
     Empty,
-    Bytes(Vec<u8>),
+    /// In memory; borrowed when a handler returned a constant.
+    Bytes(Cow<'static, [u8]>),
     Stream(Body),
 }
 
@@ -70,12 +72,21 @@ impl Response {
 
     /// `200 OK` with a `text/plain; charset=utf-8` body.
     pub fn text(text: impl Into<String>) -> Response {
-        Response::with_bytes(text.into().into_bytes(), "text/plain; charset=utf-8")
+        let bytes = text.into().into_bytes();
+        Response::with_bytes(bytes.into(), "text/plain; charset=utf-8")
+    }
+
+    /// `200 OK` with a constant `text/plain; charset=utf-8` body, kept
+    /// borrowed all the way to the server (what a handler's `&'static str`
+    /// becomes).
+    pub(crate) fn static_text(text: &'static str) -> Response {
+        Response::with_bytes(text.as_bytes().into(), "text/plain; charset=utf-8")
     }
 
     /// `200 OK` with a `text/html; charset=utf-8` body.
     pub fn html(html: impl Into<String>) -> Response {
-        Response::with_bytes(html.into().into_bytes(), "text/html; charset=utf-8")
+        let bytes = html.into().into_bytes();
+        Response::with_bytes(bytes.into(), "text/html; charset=utf-8")
     }
 
     /// `200 OK` with `value` serialized as JSON. A value that cannot be
@@ -83,14 +94,14 @@ impl Response {
     /// gives a 500 response, not a panic.
     pub fn json<T: Serialize + ?Sized>(value: &T) -> Response {
         match serde_json::to_vec(value) {
-            Ok(bytes) => Response::with_bytes(bytes, "application/json"),
+            Ok(bytes) => Response::with_bytes(bytes.into(), "application/json"),
             Err(err) => HttpError::internal(err).into(),
         }
     }
 
     /// `200 OK` with raw bytes, `application/octet-stream`.
     pub fn bytes(bytes: impl Into<Vec<u8>>) -> Response {
-        Response::with_bytes(bytes.into(), "application/octet-stream")
+        Response::with_bytes(Cow::Owned(bytes.into()), "application/octet-stream")
     }
 
     /// `200 OK` streaming `body`: chunks are produced as the server sends
@@ -161,7 +172,7 @@ impl Response {
         Response::file(root.as_ref().join(relative_path))
     }
 
-    fn with_bytes(bytes: Vec<u8>, content_type: &'static str) -> Response {
+    fn with_bytes(bytes: Cow<'static, [u8]>, content_type: &'static str) -> Response {
         // A new response has no header to replace, so push instead of
         // `set_header` (no scan), into a list sized for the Content-Length
         // `finish` adds and a middleware header or two (no growth path).
@@ -260,7 +271,7 @@ impl Response {
 
     /// Replace the body with bytes (the Content-Type is left as is).
     pub fn set_body(&mut self, bytes: impl Into<Vec<u8>>) {
-        self.content = Content::Bytes(bytes.into());
+        self.content = Content::Bytes(Cow::Owned(bytes.into()));
     }
 
     /// The error this response stands for, if it came from an [`HttpError`].
