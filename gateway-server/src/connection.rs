@@ -83,7 +83,9 @@ pub(crate) struct Conn {
 struct ConnState {
     /// Bytes received but not yet used: the start of the next request.
     pending: Vec<u8>,
-    /// When the first byte of the request being received arrived.
+    /// When the request being received was first found incomplete, in the
+    /// round that read its first bytes: its head's deadline counts from
+    /// then. Set lazily, so a request that arrives whole costs no clock read.
     request_started: Option<u64>,
     /// Whether `100 Continue` was sent for the request being received.
     continue_sent: bool,
@@ -442,15 +444,11 @@ impl Session<'_> {
     fn read_more(&mut self, worker: &mut WorkerState) -> Result<Option<bool>, ()> {
         // Read into the worker's scratch block (zeroed once, at start) and
         // copy what arrived: cheaper than zeroing fresh room for each read.
-        let start = worker.buf.len();
         let result = (&*self.conn.stream).read(&mut worker.read_block);
         match result {
             Ok(0) => Ok(None),
             Ok(n) => {
                 worker.buf.extend_from_slice(&worker.read_block[..n]);
-                if start == 0 {
-                    self.state.request_started = Some(self.shared.now_ms());
-                }
                 Ok(Some(n == worker.read_block.len()))
             }
             Err(e)
@@ -595,7 +593,7 @@ impl Session<'_> {
         } else {
             // The head has one deadline from its first byte: trickling
             // bytes (slowloris) does not extend it.
-            let started = self.state.request_started.unwrap_or(now);
+            let started = *self.state.request_started.get_or_insert(now);
             let head_wait = shared.config.header_timeout.as_millis() as u64;
             self.conn
                 .set_wait(waiting::REQUEST_REST, started + head_wait);
@@ -816,7 +814,7 @@ impl Session<'_> {
         self.state.served_one = true;
         self.state.head_scan = HeadScan::default();
         self.state.chunked = None;
-        self.state.request_started = (!worker.buf.is_empty()).then(|| self.shared.now_ms());
+        self.state.request_started = None;
         if output_waiting {
             self.state.unsent.append(&mut worker.out);
             self.state.close_after_flush = !keep_alive;

@@ -221,6 +221,45 @@ fn a_head_not_complete_in_time_gets_408() {
 }
 
 #[test]
+fn a_head_sent_a_byte_at_a_time_keeps_the_deadline_of_its_first_byte() {
+    // Slowloris: each byte would reset a per-read timer. The head's deadline
+    // counts from its first bytes, so the 408 comes long before the end.
+    let config = ServerConfig {
+        header_timeout: std::time::Duration::from_millis(400),
+        ..test_config()
+    };
+    let server = TestServer::start_with(kitchen_sink, config);
+    let mut stream = server.connect();
+    let head =
+        b"GET / HTTP/1.1\r\nHost: t\r\nX-Trickle: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    let mut sent = 0;
+    let mut answer = [0u8; 12];
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_millis(60)))
+        .unwrap();
+    let mut got = 0;
+    while sent < head.len() && got == 0 {
+        if stream.write_all(&head[sent..=sent]).is_err() {
+            break; // closed after its 408
+        }
+        sent += 1;
+        got = std::io::Read::read(&mut stream, &mut answer).unwrap_or(0);
+    }
+    assert!(
+        sent < head.len(),
+        "the head's deadline moved with each byte: all {sent} bytes were taken"
+    );
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut stream, &mut rest);
+    let text =
+        String::from_utf8_lossy(&answer[..got]).into_owned() + &String::from_utf8_lossy(&rest);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text:?}");
+}
+
+#[test]
 fn no_byte_value_in_any_position_crashes_the_server() {
     let server = TestServer::start(kitchen_sink);
     let templates: [&dyn Fn(u8) -> Vec<u8>; 4] = [
