@@ -168,7 +168,9 @@ impl Poller {
                 return Err(err);
             }
         }
-        self.now_ms = self.shared.now_ms();
+        // One clock read after the wait serves the turn's timers and sweep.
+        let now = Instant::now();
+        self.now_ms = self.shared.ms_at(now);
         let adaptive =
             self.shared.config.dispatch == Dispatch::Adaptive && !self.shared.is_shutting_down();
         self.inline_now = adaptive && self.handover.allows_inline(self.now_ms);
@@ -201,9 +203,9 @@ impl Poller {
             pool.wake_for_queued();
         }
         self.forget_closed();
-        if Instant::now() >= self.next_sweep {
+        if now >= self.next_sweep {
             self.sweep();
-            self.next_sweep = Instant::now() + SWEEP_EVERY;
+            self.next_sweep = now + SWEEP_EVERY;
         }
         if self.shared.is_shutting_down() {
             let deadline = match self.grace_deadline {

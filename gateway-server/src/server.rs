@@ -291,7 +291,12 @@ impl std::fmt::Debug for Shared {
 impl Shared {
     /// Milliseconds since the server started: the timers' clock.
     pub(crate) fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
+        self.ms_at(Instant::now())
+    }
+
+    /// `now_ms` for a time already read.
+    pub(crate) fn ms_at(&self, instant: Instant) -> u64 {
+        instant.saturating_duration_since(self.epoch).as_millis() as u64
     }
 
     pub(crate) fn is_shutting_down(&self) -> bool {
