@@ -465,7 +465,9 @@ impl<'h> HeaderFacts<'h> {
 }
 
 /// An application's `Content-Length`: digits only, around them at most
-/// spaces and tabs (RFC 9110's OWS), and no more than a `u64` holds.
+/// ASCII whitespace (in practice spaces and tabs, RFC 9110's OWS: the
+/// record already refused other control characters), and no more than a
+/// `u64` holds. Unicode spaces (U+00A0) are not trimmed, unlike `str::trim`.
 /// By hand: `trim` and `parse` decode characters, where bytes will do.
 fn parse_length(value: &str) -> Option<u64> {
     let digits = value.as_bytes().trim_ascii();

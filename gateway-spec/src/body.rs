@@ -114,11 +114,11 @@ impl Body {
         Body::with_source(Source::Iter(Box::new(chunks.into_iter())))
     }
 
-    /// A body produced by calling `next_chunk` until it returns `None`: the
-    /// shape of a Python generator. The function may call `start_response`
-    /// on its first step (PEP 3333 allows a lazy start).
-    pub fn from_fn(next_chunk: impl FnMut() -> Option<Chunk> + 'static) -> Body {
-        Body::from_results(std::iter::from_fn(next_chunk))
+    /// A body produced by calling `step` until it returns `None`: the shape
+    /// of a Python generator. The function may call `start_response` on its
+    /// first step (PEP 3333 allows a lazy start).
+    pub fn from_fn(step: impl FnMut() -> Option<Chunk> + 'static) -> Body {
+        Body::from_results(std::iter::from_fn(step))
     }
 
     /// A body read from `reader` in chunks of up to 64 KiB, like

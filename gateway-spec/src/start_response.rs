@@ -131,9 +131,14 @@ impl StartResponse {
     /// The headers are checked once, by the server's handle at the end of
     /// the chain, not again at every layer: an invalid header comes back as
     /// the error of `outer.forward`, which the forwarding closure passes on
-    /// to the application. A middleware that holds the headers instead of
-    /// forwarding them at once checks them itself with [`validate_headers`],
-    /// so the application still hears of a bad header from its own call.
+    /// to the application. As with the server's handle itself, that refused
+    /// call counts as the call: a retry needs
+    /// [`call_with_error`](Self::call_with_error) (an invalid status is
+    /// refused by the wrap, before any layer or the server sees it, and
+    /// does not count). A middleware that holds, filters or replaces the
+    /// headers instead of forwarding them as they are checks them itself
+    /// with [`validate_headers`], so the application still hears of a bad
+    /// header from its own call.
     ///
     /// ```
     /// use gateway_spec::{StartResponse, HeadersExt};
@@ -556,9 +561,35 @@ mod tests {
             "204 No Content",
             "404 Not Found",
             "599 Custom Thing",
+            "200 Caf\u{e9}",
+            "200 Mit\u{00a0}Leerzeichen",
         ] {
             let (sr, _) = StartResponse::new();
             sr.call(status, vec![]).unwrap();
+        }
+    }
+
+    #[test]
+    fn refuses_reasons_with_controls_outer_spaces_or_beyond_latin1() {
+        for status in [
+            "200 OK\t",
+            "200 \tOK",
+            "200  OK",
+            "200 OK ",
+            "200 \u{a0}OK",
+            "200 O\u{7f}K",
+            "200 O\u{85}K",
+            "200 \u{100}",
+            "200 OK\r\nX: y",
+        ] {
+            let (sr, _) = StartResponse::new();
+            assert!(
+                matches!(
+                    error_of(sr.call(status, vec![])),
+                    StartResponseError::InvalidStatus { .. }
+                ),
+                "{status:?}"
+            );
         }
     }
 

@@ -7,7 +7,9 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use gateway_spec::{AppError, Application, Body, Chunk, Environ, Headers, Input, StartResponse};
+use gateway_spec::{
+    validate_headers, AppError, Application, Body, Chunk, Environ, Headers, Input, StartResponse,
+};
 
 use crate::layer::Layer;
 use crate::short_response::text_response;
@@ -197,7 +199,9 @@ impl<A: Application> Application for BodyLimit<A> {
                 }
                 // A read past the limit failed, and the application answered
                 // anyway (a framework turns the error into its own 400):
-                // whatever it made of a cut-off body, the answer is 413.
+                // whatever it made of a cut-off body, the answer is 413. Its
+                // headers are still checked, as the server would have.
+                validate_headers(&headers)?;
                 replaced.set(true);
                 handle.forward(STATUS, page_413(limit).0, exc_info)
             })
@@ -406,6 +410,26 @@ mod tests {
             response.header("Content-Type"),
             Some("text/plain; charset=utf-8")
         );
+    }
+
+    #[test]
+    fn an_invalid_header_after_the_failed_read_is_still_the_apps_error() {
+        let refused = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&refused);
+        let careless = move |mut environ: Environ, sr: StartResponse| -> Result<Body, AppError> {
+            let _ = environ.input.read_all();
+            let call = sr.call("400 Bad Request", vec![("X-Bad".into(), "a\rb".into())]);
+            if call.is_err() {
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+            call?;
+            Ok(Body::from("never sent"))
+        };
+        let limited = BodyLimit::new(careless, BodyLimitLayer::new(4));
+        let response = run(&limited, post(b"abcdefgh", false));
+        assert_eq!(refused.load(Ordering::SeqCst), 1, "the app's call failed");
+        assert_eq!(response.code(), Some(413));
+        assert_eq!(response.header("X-Bad"), None);
     }
 
     #[test]

@@ -11,7 +11,9 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use gateway_spec::{AppError, Application, Body, Environ, Headers, HeadersExt, StartResponse};
+use gateway_spec::{
+    validate_headers, AppError, Application, Body, Environ, Headers, HeadersExt, StartResponse,
+};
 
 use crate::layer::Layer;
 
@@ -128,6 +130,9 @@ impl<A: Application> Application for ConditionalGet<A> {
                 );
             decided.set(current);
             if current {
+                // Checked here, before some are dropped: an invalid header is
+                // the application's error whatever the request asked.
+                validate_headers(&headers)?;
                 return outer.forward("304 Not Modified", not_modified_headers(headers), exc_info);
             }
             outer.forward(status, headers, exc_info)
@@ -163,6 +168,34 @@ mod tests {
     use crate::testing::{get, request, run, Response};
 
     const MODIFIED: &str = "Wed, 21 Oct 2015 07:28:00 GMT";
+
+    #[test]
+    fn an_invalid_header_is_refused_even_when_the_answer_would_be_304() {
+        let app = |_env: Environ, sr: StartResponse| -> Result<Body, AppError> {
+            let headers: Headers = vec![
+                ("ETag".into(), "\"v1\"".into()),
+                (
+                    "Content-Type".into(),
+                    "text/html\r\nSet-Cookie: forged=1".into(),
+                ),
+            ];
+            sr.call("200 OK", headers)?;
+            Ok(Body::from("page!"))
+        };
+        for conditional in [true, false] {
+            let mut environ = get("/");
+            if conditional {
+                environ.set("HTTP_IF_NONE_MATCH", "\"v1\"");
+            }
+            let response = run(&ConditionalGet::new(app, ConditionalGetLayer), environ);
+            let error = response.error.map(|e| e.to_string()).unwrap_or_default();
+            assert!(
+                error.contains("Content-Type"),
+                "conditional {conditional}: {error:?}"
+            );
+            assert_eq!(response.status, None, "nothing was started");
+        }
+    }
 
     fn page(lazy: bool) -> impl Application {
         move |_env: Environ, sr: StartResponse| -> Result<Body, AppError> {

@@ -43,7 +43,10 @@
 //! - rewrite the environ before the inner application sees it (`ProxyFix`,
 //!   `Mount`, `BasicAuth` setting `REMOTE_USER`);
 //! - wrap `start_response` to read or change the status and headers
-//!   (`RequestId`, `Cors`), with [`StartResponse::wrap`](gateway_spec::StartResponse::wrap);
+//!   (`RequestId`, `Cors`), with [`StartResponse::wrap`](gateway_spec::StartResponse::wrap)
+//!   (the server's handle checks the headers once, at the end of the chain;
+//!   a layer that holds them, as `Compression` does, checks them itself with
+//!   [`validate_headers`](gateway_spec::validate_headers));
 //! - wrap the body to count, transform or watch it (`AccessLog`,
 //!   `Validator`), never buffering a streamed body: one chunk out for each
 //!   chunk in (PEP 3333 rules 44-45);

@@ -6,7 +6,7 @@ use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use gateway_spec::{
@@ -44,12 +44,12 @@ impl Default for RequestIdLayer {
 ///     println!("handling request {}", id.as_str());
 /// }
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct RequestIdValue(IdText);
 
 /// A fresh id's 32 hex digits are kept inline: the extension's box is then
 /// its only allocation. A kept incoming id has any length up to 128.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 enum IdText {
     Fresh([u8; 32]),
     Kept(String),
@@ -78,6 +78,33 @@ impl From<String> for RequestIdValue {
     }
 }
 
+/// Ids are equal when their text is, however each is stored.
+impl PartialEq for RequestIdValue {
+    fn eq(&self, other: &RequestIdValue) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for RequestIdValue {}
+
+impl std::hash::Hash for RequestIdValue {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl AsRef<str> for RequestIdValue {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for RequestIdValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl fmt::Debug for RequestIdValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("RequestIdValue")
@@ -103,7 +130,7 @@ pub struct RequestId<A> {
     layer: RequestIdLayer,
     /// The header's name, given to each request's response hook (a literal
     /// for the default name, so the hook's copy costs nothing).
-    header: Text,
+    header: HeaderName,
     /// Its environ key (`HTTP_X_REQUEST_ID`), worked out once.
     key: Text,
 }
@@ -117,9 +144,9 @@ impl<A: Application> RequestId<A> {
             Text::Owned(header_key(&layer.header))
         };
         let header = if layer.header == "X-Request-Id" {
-            Text::Borrowed("X-Request-Id")
+            HeaderName::Default
         } else {
-            Text::Owned(layer.header.clone())
+            HeaderName::Custom(layer.header.as_str().into())
         };
         RequestId {
             header,
@@ -202,6 +229,24 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The response header's name: the default is a literal, which costs no
+/// allocation per response; another name is shared, and copied only into
+/// the response.
+#[derive(Debug, Clone)]
+enum HeaderName {
+    Default,
+    Custom(Arc<str>),
+}
+
+impl HeaderName {
+    fn text(&self) -> Text {
+        match self {
+            HeaderName::Default => Text::Borrowed("X-Request-Id"),
+            HeaderName::Custom(name) => Text::Owned(String::from(&**name)),
+        }
+    }
+}
+
 impl<A: Application> Application for RequestId<A> {
     fn call(&self, mut environ: Environ, start_response: StartResponse) -> Result<Body, AppError> {
         let incoming = environ
@@ -227,12 +272,13 @@ impl<A: Application> Application for RequestId<A> {
         let start_response = StartResponse::wrap(move |status, mut headers, exc_info| {
             let text = first_copy.take().unwrap_or_else(|| id.as_str().to_owned());
             let value = Text::Owned(text);
+            let name = header.text();
             // Applications rarely send this header themselves: a look costs
             // less than `set_header`'s removal pass over every header.
-            if headers.has_header(&header) {
-                headers.set_header(header.clone(), value);
+            if headers.has_header(&name) {
+                headers.set_header(name, value);
             } else {
-                headers.push((header.clone(), value));
+                headers.push((name, value));
             }
             outer.forward(status, headers, exc_info)
         });
@@ -275,6 +321,19 @@ mod tests {
             .expect("an id header")
             .to_owned();
         (response, id)
+    }
+
+    #[test]
+    fn ids_compare_by_their_text_however_they_are_kept() {
+        let fresh = RequestIdValue::fresh();
+        let kept = RequestIdValue::from(fresh.as_str().to_owned());
+        assert_eq!(fresh, kept);
+        assert_eq!(fresh.to_string(), kept.as_ref());
+        assert_ne!(fresh, RequestIdValue::fresh());
+        assert_eq!(
+            format!("{kept:?}"),
+            format!("RequestIdValue({:?})", fresh.as_str())
+        );
     }
 
     #[test]

@@ -147,7 +147,27 @@ fn decimal(mut n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::decimal;
+    use super::{decimal, into_head_and_body};
+    use crate::response::Response;
+    use gateway_spec::HeadersExt;
+    use std::borrow::Cow;
+
+    #[test]
+    fn a_constant_body_stays_borrowed_and_head_keeps_its_length() {
+        let (status, headers, mut body) =
+            into_head_and_body(Response::static_text("Hello from server."), false);
+        assert_eq!(status, "200 OK");
+        assert_eq!(headers.get_header("Content-Length"), Some("18"));
+        let chunk = body.next_chunk().and_then(Result::ok);
+        assert!(
+            matches!(chunk, Some(Cow::Borrowed(b"Hello from server."))),
+            "{chunk:?}"
+        );
+
+        let (_, headers, mut body) = into_head_and_body(Response::static_text("Hello"), true);
+        assert_eq!(headers.get_header("Content-Length"), Some("5"));
+        assert!(body.next_chunk().is_none(), "HEAD: no body");
+    }
 
     #[test]
     fn decimal_writes_every_digit() {

@@ -287,3 +287,28 @@ fn negotiation_follows_q_values() {
     };
     assert_eq!(negotiate(Some("deflate"), &gzip_only), None);
 }
+
+#[test]
+fn a_held_invalid_header_fails_the_applications_own_call() {
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let said = std::sync::Arc::clone(&seen);
+    let app = move |_env: Environ, sr: StartResponse| -> Result<Body, AppError> {
+        let result = sr.call("200 OK", vec![("X-Bad".into(), "a\nb".into())]);
+        if result.is_err() {
+            said.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        result?;
+        Ok(Body::from(long_text()))
+    };
+    let response = compressed(app, accepting("gzip"));
+    assert_eq!(
+        seen.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the application's own call failed"
+    );
+    let error = response.error.expect("an error");
+    assert!(matches!(
+        error.downcast_ref::<StartResponseError>(),
+        Some(StartResponseError::InvalidHeaderValue { .. })
+    ));
+}

@@ -10,7 +10,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use gateway_spec::{AppError, Body, Chunk, Headers, HeadersExt, StartResponse, StartResponseError};
+use gateway_spec::{
+    validate_headers, AppError, Body, Chunk, Headers, HeadersExt, StartResponse, StartResponseError,
+};
 
 use super::reporter::Reporter;
 use super::violation::Violation;
@@ -74,8 +76,12 @@ pub(super) fn watch_start_response(
             reporter.report(Violation::StartResponseTwice)?;
         }
         let head = Head::read(status, &headers);
-        for violation in header_rules(head.code, &headers) {
-            reporter.report(violation)?;
+        // Headers the server's handle will refuse get that refusal, not a
+        // second report: the rules below judge only headers that pass it.
+        if validate_headers(&headers).is_ok() {
+            for violation in header_rules(head.code, &headers) {
+                reporter.report(violation)?;
+            }
         }
         let result = outer.forward(status, headers, exc_info);
         let mut exchange = exchange.borrow_mut();
@@ -103,8 +109,8 @@ impl Head {
     }
 }
 
-/// What `start_response`'s own validation lets through but the validators
-/// of PEP 3333's family still refuse.
+/// What `start_response`'s own validation (`validate_headers`) lets through
+/// but the validators of PEP 3333's family still refuse.
 fn header_rules(code: u16, headers: &Headers) -> Vec<Violation> {
     let mut found = Vec::new();
     for (name, value) in headers {

@@ -237,6 +237,20 @@ fn refusals_of_start_response_are_reported_with_their_rule() {
 }
 
 #[test]
+fn a_header_the_server_refuses_is_not_also_reported_by_the_rules() {
+    let mut headers = text_headers();
+    headers.push(("Content-Length".into(), "5\r\nX-Forged: 1".into()));
+    // Reported once, as the server's handle refused it; the Content-Length
+    // rule, which would misread it, stays quiet.
+    assert_eq!(
+        found(starting("200 OK", headers)),
+        vec![Violation::InvalidHeaderValue {
+            name: "Content-Length".into()
+        }]
+    );
+}
+
+#[test]
 fn headers_start_response_lets_through_are_still_checked() {
     let mut headers = text_headers();
     headers.push(("Status".into(), "200 OK".into()));
