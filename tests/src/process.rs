@@ -1,8 +1,10 @@
 //! Running the example programs as real processes, as a user would.
 
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// An example program running on a free loopback port; killed on drop.
@@ -14,35 +16,50 @@ pub struct ExampleProcess {
 }
 
 impl ExampleProcess {
-    /// Start `examples/NAME` with `--host 127.0.0.1 --port P` and `extra`
-    /// arguments, and wait (bounded) until it answers.
+    /// Start `examples/NAME` with `--host 127.0.0.1 --port 0` and `extra`
+    /// arguments, and wait (bounded) until it says where it listens.
+    ///
+    /// The example binds a port the OS picks and logs `serving on ADDR`
+    /// (the server's first log line, on standard error): no port chosen
+    /// here can be taken by another test before the example binds it.
     pub fn start(name: &str, extra: &[&str]) -> ExampleProcess {
-        // A port free a moment ago may be taken by a test alongside before
-        // the example binds it: the example then exits, while the port
-        // answers (the other test's server). Try again with a fresh port.
-        for _ in 0..3 {
-            let port = free_port();
-            let child = Command::new(example_binary(name))
-                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-                .args(extra)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "could not start example {name}: {e} (run `cargo build --examples` first)"
-                    )
-                });
-            let mut process = ExampleProcess {
-                port,
-                child: Some(child),
-            };
-            if process.wait_until_listening() {
-                return process;
+        let mut child = Command::new(example_binary(name))
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("could not start example {name}: {e} (run `cargo build --examples` first)")
+            });
+        let stderr = child.stderr.take().expect("a piped stderr");
+        let (port_tx, port_rx) = mpsc::channel();
+        // Reads every line, so the example never blocks on a full pipe
+        // (it logs each request), and hands on the port it bound.
+        std::thread::spawn(move || {
+            let mut port_tx = Some(port_tx);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(port) = served_port(&line) {
+                    if let Some(tx) = port_tx.take() {
+                        let _ = tx.send(port);
+                    }
+                }
             }
+        });
+        let mut process = ExampleProcess {
+            port: 0,
+            child: Some(child),
+        };
+        match port_rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(port) => process.port = port,
+            Err(_) if process.has_exited() => {
+                panic!("example {name} exited before it served (see its arguments: {extra:?})")
+            }
+            Err(_) => panic!("example {name} did not log `serving on ADDR` within 20 s"),
         }
-        panic!("example {name} exited at start three times (see its --port)");
+        process
     }
 
     /// `http://127.0.0.1:PORT{path}`
@@ -76,29 +93,17 @@ impl ExampleProcess {
         (false, started.elapsed())
     }
 
-    /// Wait until the port answers and the example is still running a
-    /// moment later (one that could not bind exits at once); false if it
-    /// exited.
-    fn wait_until_listening(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if self.has_exited() {
-                return false;
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                std::thread::sleep(Duration::from_millis(50));
-                return !self.has_exited();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("example did not start listening on port {}", self.port);
-    }
-
     fn has_exited(&mut self) -> bool {
         self.child
             .as_mut()
             .is_none_or(|child| !matches!(child.try_wait(), Ok(None)))
     }
+}
+
+/// The port in the server's `serving on 127.0.0.1:PORT` log line.
+fn served_port(line: &str) -> Option<u16> {
+    let addr = line.strip_prefix("serving on ")?;
+    addr.rsplit_once(':')?.1.trim().parse().ok()
 }
 
 impl Drop for ExampleProcess {
