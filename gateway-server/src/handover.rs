@@ -364,7 +364,8 @@ enum Role {
 #[derive(Default)]
 struct TurnWatch {
     /// This thread's voluntary switches when last counted: before the
-    /// turn's first request, then after each request that was looked at.
+    /// turn's first request, then after each request that was looked at
+    /// and after each handing of work to the pool.
     switches: Option<u64>,
     first_started: Option<Instant>,
     job_started: Option<Instant>,
@@ -376,12 +377,22 @@ impl TurnWatch {
     /// request's). After the turn's first, a request starts when the one
     /// before it ended: one clock read per request, not two, at the price of
     /// counting the queue pop between them (well under a microsecond) as
-    /// the request's.
-    fn start_job(&mut self) {
-        let now = self.last_ended.unwrap_or_else(Instant::now);
+    /// the request's. `fresh`: the poller did more than pop (it handed
+    /// requests over the budget to the pool, which may wait on the pool's
+    /// lock), so the clock and the count of sleeps are read afresh: that
+    /// work, and a wait in it, is not the request's.
+    fn start_job(&mut self, fresh: bool) {
+        let now = match self.last_ended {
+            Some(end) if !fresh => end,
+            _ => Instant::now(),
+        };
         self.first_started.get_or_insert(now);
         self.job_started = Some(now);
-        self.switches.get_or_insert_with(voluntary_switches);
+        if fresh {
+            self.switches = Some(voluntary_switches());
+        } else {
+            self.switches.get_or_insert_with(voluntary_switches);
+        }
     }
 
     /// The request ended: how long it took.
@@ -446,7 +457,7 @@ impl Relay {
                 // The poller is free while the request runs: that is what
                 // lets the standby take it over.
                 drop(poller);
-                turn.start_job();
+                turn.start_job(over_budget);
                 let still_leading = self.run_here(&conn, state);
                 // Taken over: the standby judged the leader by one look at
                 // its state, and a leader just woken from a wait looks

@@ -204,9 +204,13 @@ impl Server {
     /// # Errors
     /// When the poller or the worker threads cannot be set up.
     pub fn serve_forever(self) -> std::io::Result<()> {
-        log::info!("serving on {}", self.listener.local_addr()?);
+        let addr = self.listener.local_addr()?;
         let listener = self.listener.into_acceptor(self.request_first);
-        Poller::new(self.waker_registry, listener, self.shared, self.closed)?.serve()
+        let poller = Poller::new(self.waker_registry, listener, self.shared, self.closed)?;
+        // Said once the signal handlers and threads are set up, so whoever
+        // reads it (a supervisor, a test) may connect or send SIGTERM at once.
+        log::info!("serving on {addr}");
+        poller.serve()
     }
 }
 

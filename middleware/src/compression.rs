@@ -319,9 +319,15 @@ impl<A: Application> Application for Compression<A> {
             if state.held.is_some() || state.forwarded {
                 return Err(StartResponseError::AlreadyStarted.into());
             }
-            // Held, not forwarded: check now, as the server's handle would,
-            // so a bad header is still an error of the application's call.
-            validate_headers(&headers)?;
+            // Held, not forwarded, unless invalid: a bad header goes on at
+            // once, for the server's handle to refuse (and count as the
+            // call, as without this layer), so it is the application's
+            // error from its own call.
+            if validate_headers(&headers).is_err() {
+                state.forwarded = true;
+                drop(state);
+                return forward_to.forward(status, headers, exc_info);
+            }
             state.held = Some((status.to_owned(), headers));
             Ok(())
         });

@@ -128,11 +128,13 @@ impl<A: Application> Application for ConditionalGet<A> {
                     headers.get_header("ETag"),
                     headers.get_header("Last-Modified").and_then(parse_date),
                 );
+            // An invalid header goes on as it came, for the server's handle
+            // to refuse (and count as the call, as without this layer),
+            // before a 304 could drop it: the application's error whatever
+            // the request asked.
+            let current = current && validate_headers(&headers).is_ok();
             decided.set(current);
             if current {
-                // Checked here, before some are dropped: an invalid header is
-                // the application's error whatever the request asked.
-                validate_headers(&headers)?;
                 return outer.forward("304 Not Modified", not_modified_headers(headers), exc_info);
             }
             outer.forward(status, headers, exc_info)
@@ -171,7 +173,9 @@ mod tests {
 
     #[test]
     fn an_invalid_header_is_refused_even_when_the_answer_would_be_304() {
-        let app = |_env: Environ, sr: StartResponse| -> Result<Body, AppError> {
+        let retries = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = std::sync::Arc::clone(&retries);
+        let app = move |_env: Environ, sr: StartResponse| -> Result<Body, AppError> {
             let headers: Headers = vec![
                 ("ETag".into(), "\"v1\"".into()),
                 (
@@ -179,7 +183,14 @@ mod tests {
                     "text/html\r\nSet-Cookie: forged=1".into(),
                 ),
             ];
-            sr.call("200 OK", headers)?;
+            let refused = sr.call("200 OK", headers);
+            // As without the layer, the refused call counts: a plain retry
+            // is refused too (a retry needs exc_info).
+            let retry = sr.call("200 OK", vec![]).map_err(|e| e.to_string());
+            if let Ok(mut seen) = seen.lock() {
+                seen.push(retry);
+            }
+            refused?;
             Ok(Body::from("page!"))
         };
         for conditional in [true, false] {
@@ -187,7 +198,8 @@ mod tests {
             if conditional {
                 environ.set("HTTP_IF_NONE_MATCH", "\"v1\"");
             }
-            let response = run(&ConditionalGet::new(app, ConditionalGetLayer), environ);
+            let layer = ConditionalGet::new(app.clone(), ConditionalGetLayer);
+            let response = run(&layer, environ);
             let error = response.error.map(|e| e.to_string()).unwrap_or_default();
             assert!(
                 error.contains("Content-Type"),
@@ -195,6 +207,9 @@ mod tests {
             );
             assert_eq!(response.status, None, "nothing was started");
         }
+        let already = gateway_spec::StartResponseError::AlreadyStarted.to_string();
+        let retries = retries.lock().map(|r| r.clone()).unwrap_or_default();
+        assert_eq!(retries, vec![Err(already.clone()), Err(already)]);
     }
 
     fn page(lazy: bool) -> impl Application {

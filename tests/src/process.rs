@@ -39,13 +39,17 @@ impl ExampleProcess {
         // (it logs each request), and hands on the port it bound.
         std::thread::spawn(move || {
             let mut port_tx = Some(port_tx);
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(port) = served_port(&line) {
+            let mut reader = BufReader::new(stderr);
+            let mut line = Vec::new();
+            // Bytes, not `lines()`: a line that is not UTF-8 must not stop
+            // the draining. Ends when the example exits (end of file).
+            while matches!(reader.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+                if let Some(port) = served_port(&String::from_utf8_lossy(&line)) {
                     if let Some(tx) = port_tx.take() {
                         let _ = tx.send(port);
                     }
                 }
+                line.clear();
             }
         });
         let mut process = ExampleProcess {
@@ -54,10 +58,12 @@ impl ExampleProcess {
         };
         match port_rx.recv_timeout(Duration::from_secs(20)) {
             Ok(port) => process.port = port,
-            Err(_) if process.has_exited() => {
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
                 panic!("example {name} exited before it served (see its arguments: {extra:?})")
             }
-            Err(_) => panic!("example {name} did not log `serving on ADDR` within 20 s"),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                panic!("example {name} did not log `serving on ADDR` within 20 s")
+            }
         }
         process
     }
@@ -92,15 +98,9 @@ impl ExampleProcess {
         let _ = child.wait();
         (false, started.elapsed())
     }
-
-    fn has_exited(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_none_or(|child| !matches!(child.try_wait(), Ok(None)))
-    }
 }
 
-/// The port in the server's `serving on 127.0.0.1:PORT` log line.
+/// The port in the server's `serving on http://127.0.0.1:PORT` log line.
 fn served_port(line: &str) -> Option<u16> {
     let addr = line.strip_prefix("serving on ")?;
     addr.rsplit_once(':')?.1.trim().parse().ok()

@@ -943,6 +943,27 @@ fn a_burst_of_connections_taken_in_at_once_is_served_not_turned_away() {
     // of a millisecond goes to the worker pool; its small queue must not
     // turn the rest away with 503s: they were admitted, and the poller's
     // thread serves what the queue cannot take.
+    //
+    // A busy machine (this suite runs tests side by side on two cores) can
+    // preempt the poller's thread long enough, twice within a second, for
+    // the server to send requests to the pool for a spell, where a full
+    // queue answers 503 by design (`max_queued`). So up to three bursts,
+    // each on a fresh server, and one must be served whole; the fault this
+    // guards against refused about two thirds of every burst.
+    let mut refusals = Vec::new();
+    for _ in 0..3 {
+        let refused = refused_in_a_burst();
+        refusals.push(refused);
+        if refused == 0 {
+            return;
+        }
+    }
+    panic!("every burst of 300 had requests not answered 200: {refusals:?} refused");
+}
+
+/// 300 connections, each sending one request at once, to a fresh server
+/// with a two-worker pool and a queue of 8: how many were not answered 200.
+fn refused_in_a_burst() -> usize {
     let config = ServerConfig {
         workers: 2,
         max_queued: 8,
@@ -958,12 +979,11 @@ fn a_burst_of_connections_taken_in_at_once_is_served_not_turned_away() {
             BufReader::new(stream)
         })
         .collect();
-    let statuses: Vec<u16> = clients
+    clients
         .iter_mut()
         .map(|reader| read_response(reader, false).unwrap().status)
-        .collect();
-    let refused = statuses.iter().filter(|&&s| s != 200).count();
-    assert_eq!(refused, 0, "{refused} of 300 were not answered 200");
+        .filter(|&status| status != 200)
+        .count()
 }
 
 #[test]

@@ -76,8 +76,9 @@ pub(super) fn watch_start_response(
             reporter.report(Violation::StartResponseTwice)?;
         }
         let head = Head::read(status, &headers);
-        // Headers the server's handle will refuse get that refusal, not a
-        // second report: the rules below judge only headers that pass it.
+        // A call the server's handle will refuse gets that refusal, not a
+        // second report: the rules below judge only calls whose headers
+        // all pass it.
         if validate_headers(&headers).is_ok() {
             for violation in header_rules(head.code, &headers) {
                 reporter.report(violation)?;
