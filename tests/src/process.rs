@@ -100,8 +100,9 @@ impl ExampleProcess {
     }
 }
 
-/// The port in the server's `serving on http://127.0.0.1:PORT` log line.
-fn served_port(line: &str) -> Option<u16> {
+/// The port in the server's `serving on http://127.0.0.1:PORT` log line:
+/// how a test learns the port of a process it started with `--port 0`.
+pub fn served_port(line: &str) -> Option<u16> {
     let addr = line.strip_prefix("serving on ")?;
     addr.rsplit_once(':')?.1.trim().parse().ok()
 }

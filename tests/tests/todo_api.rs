@@ -4,12 +4,12 @@
 //! id, compression).
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tests::process::{example_binary, free_port, ExampleProcess};
+use tests::process::{example_binary, free_port, served_port, ExampleProcess};
 use tests::RawResponse;
 
 /// A client with timeouts, and no automatic decompression hiding what the
@@ -585,9 +585,9 @@ fn the_page_is_html_that_knows_where_the_api_is() {
 
 #[test]
 fn each_request_is_written_to_the_access_log_once() {
-    let port = free_port();
+    // Port 0: the example binds a port the OS picks and says which.
     let mut child = Command::new(example_binary("todo"))
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--host", "127.0.0.1", "--port", "0"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -603,11 +603,14 @@ fn each_request_is_written_to_the_access_log_once() {
             }
         }
     });
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "todo did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let port = loop {
+        let line = log
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("todo did not log `serving on ADDR`"));
+        if let Some(port) = served_port(&line) {
+            break port;
+        }
+    };
     // Two requests on one kept-alive connection: the server finishes the
     // first (and writes whatever it logs for it) before it reads the second,
     // so once the second's line is in, every line about the first is too.
