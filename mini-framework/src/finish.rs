@@ -148,6 +148,7 @@ fn decimal(mut n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::{decimal, into_head_and_body};
+    use crate::into_response::IntoResponse;
     use crate::response::Response;
     use gateway_spec::HeadersExt;
     use std::borrow::Cow;
@@ -161,6 +162,18 @@ mod tests {
         let chunk = body.next_chunk().and_then(Result::ok);
         assert!(
             matches!(chunk, Some(Cow::Borrowed(b"Hello from server."))),
+            "{chunk:?}"
+        );
+
+        let bytes: &'static [u8] = b"\x00\x01";
+        let (_, headers, mut body) = into_head_and_body(bytes.into_response(), false);
+        assert_eq!(
+            headers.get_header("Content-Type"),
+            Some("application/octet-stream")
+        );
+        let chunk = body.next_chunk().and_then(Result::ok);
+        assert!(
+            matches!(chunk, Some(Cow::Borrowed(b"\x00\x01"))),
             "{chunk:?}"
         );
 

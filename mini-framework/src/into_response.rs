@@ -69,7 +69,7 @@ impl IntoResponse for Vec<u8> {
 
 impl IntoResponse for &'static [u8] {
     fn into_response(self) -> Response {
-        Response::bytes(self)
+        Response::static_bytes(self)
     }
 }
 

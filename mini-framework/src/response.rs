@@ -83,6 +83,13 @@ impl Response {
         Response::with_bytes(text.as_bytes().into(), "text/plain; charset=utf-8")
     }
 
+    /// `200 OK` with constant bytes, `application/octet-stream`, kept
+    /// borrowed like [`static_text`](Self::static_text)'s (what a handler's
+    /// `&'static [u8]` becomes).
+    pub(crate) fn static_bytes(bytes: &'static [u8]) -> Response {
+        Response::with_bytes(bytes.into(), "application/octet-stream")
+    }
+
     /// `200 OK` with a `text/html; charset=utf-8` body.
     pub fn html(html: impl Into<String>) -> Response {
         let bytes = html.into().into_bytes();
